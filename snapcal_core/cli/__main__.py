@@ -1,0 +1,3 @@
+from snapcal_core.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""SNAP instrument model: geometry, Lite mapping, groupings and per-group parameters."""

@@ -1,0 +1,1 @@
+"""File formats shared by several steps (Mantid diffcal HDF5)."""
