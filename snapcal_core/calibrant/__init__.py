@@ -1,0 +1,1 @@
+"""Calibrant samples: crystal structures, reflections (NCrystal) and predicted peaks."""

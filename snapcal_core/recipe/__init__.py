@@ -1,0 +1,1 @@
+"""The calibration recipe: pixel cross-correlation loop, group peak fits, quality metrics."""
