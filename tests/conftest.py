@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Prefect reads its settings at import: keep tests offline, quiet and out of ~/.prefect.
+os.environ.update(
+    {
+        "PREFECT_HOME": tempfile.mkdtemp(prefix="snapcal-prefect-test-"),
+        "PREFECT_API_URL": "",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REFERENCE = SHARED / "reference"
@@ -25,3 +39,12 @@ def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.setenv(f"SNAPCAL_{name.upper()}", str(tmp_path / name))
     monkeypatch.setenv("SNAPCAL_CONFIG", str(tmp_path / "absent.toml"))
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test server for the whole session (started on first use; ~15 s on 2 cores)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield

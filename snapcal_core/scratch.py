@@ -1,0 +1,56 @@
+"""Scratch files: large arrays live on disk and travel between steps as paths.
+
+Events are stored as two ``.npy`` files (memory-mapped on read) plus the run metadata as JSON, in
+a folder named by run and mode. Writes go to a temporary folder renamed into place, so a reader
+never sees half a set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from snapcal_core.models import EventData, RunMetadata
+
+
+def events_dir(scratch_dir: Path, *, run_number: int, lite: bool) -> Path:
+    """Folder of one run's events in the scratch area."""
+    return Path(scratch_dir) / f"run_{run_number:06d}" / ("events_lite" if lite else "events_native")
+
+
+def save_events(events: EventData, folder: Path) -> Path:
+    """Write ``events`` into ``folder`` (replaced atomically if it exists) and return it."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}")
+    tmp.mkdir()
+    try:
+        np.save(tmp / "pixel.npy", events.pixel)
+        np.save(tmp / "tof_us.npy", events.tof_us)
+        (tmp / "metadata.json").write_text(
+            json.dumps({"lite": events.lite, "metadata": events.metadata.model_dump(mode="json")}, indent=1)
+        )
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def load_events(folder: Path, *, mmap: bool = True) -> EventData:
+    """Read events written by :func:`save_events` (memory-mapped by default)."""
+    folder = Path(folder)
+    meta = json.loads((folder / "metadata.json").read_text())
+    mode = "r" if mmap else None
+    return EventData(
+        pixel=np.load(folder / "pixel.npy", mmap_mode=mode),
+        tof_us=np.load(folder / "tof_us.npy", mmap_mode=mode),
+        lite=bool(meta["lite"]),
+        metadata=RunMetadata.model_validate(meta["metadata"]),
+    )
