@@ -19,7 +19,14 @@ from snapcal_core.errors import SnapcalError
 app = typer.Typer(name="snapcal", help="SNAP diffraction calibration.", no_args_is_help=True, add_completion=False)
 
 
+_REGISTERED: list[bool] = []
+
+
 def _register_all() -> None:
+    """Register every command once (idempotent, so tests may call it)."""
+    if _REGISTERED:
+        return
+    _REGISTERED.append(True)
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue

@@ -1,0 +1,36 @@
+"""``snapcal groups``: per-group geometry and resolution of a grouping."""
+
+from __future__ import annotations
+
+import typer
+
+from snapcal_core.cli._common import print_json, print_table
+from snapcal_core.constants import REFERENCE_ARC_DEG, REFERENCE_LIN_M, REFERENCE_WAVELENGTH_ANGSTROM
+from snapcal_core.instrument.geometry import snap_geometry
+from snapcal_core.instrument.groupings import load_grouping
+from snapcal_core.instrument.parameters import group_parameters
+
+
+def groups(
+    grouping: str = typer.Option("Column", "--grouping", help="Column|Bank|All|FILE"),
+    lite: bool = typer.Option(False, "--lite", help="Lite mode (18,432 superpixels)"),
+    arc: tuple[float, float] = typer.Option(REFERENCE_ARC_DEG, "--arc", help="det_arc1 det_arc2 (deg)"),
+    lin: tuple[float, float] = typer.Option(REFERENCE_LIN_M, "--lin", help="det_lin1 det_lin2 (m)"),
+    wavelength: float = typer.Option(REFERENCE_WAVELENGTH_ANGSTROM, "--wavelength", help="Central wavelength (A)"),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON"),
+) -> None:
+    """Pixel count, mean two-theta, mean L2, dd/d and reachable d range of every group."""
+    grp = load_grouping(grouping, lite=lite)
+    params = group_parameters(geometry=snap_geometry(arc_deg=arc, lin_m=lin, lite=grp.lite), grouping=grp,
+                              wavelength_angstrom=wavelength)
+    if json_out:
+        print_json([p.model_dump(mode="json") for p in params])
+        return
+    rows = [[p.group_id, p.n_pixels, p.two_theta_rad, p.two_theta_deg, p.l2_m, p.delta_d_over_d,
+             f"{p.d_min_angstrom:.4f} - {p.d_max_angstrom:.4f}"] for p in params]
+    print_table(f"{grp.name} grouping ({'Lite' if grp.lite else 'native'}), arc {arc}, lin {lin}",
+                ["group", "pixels", "2theta (rad)", "2theta (deg)", "L2 (m)", "dd/d", "d range (A)"], rows)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("groups")(groups)

@@ -1,0 +1,1 @@
+"""Data component: run -> IPTS -> NeXus file -> events in memory (native or Lite)."""

@@ -1,0 +1,1 @@
+"""Simulated SNAP runs with a known, seeded calibration truth."""

@@ -1,0 +1,42 @@
+"""Numba kernel that turns uniform/normal/exponential random numbers into Bragg event TOFs."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def bragg_tof_kernel(
+    pixel, u_refl, u_side, gauss, expo,  # per event
+    sin_theta, sigma_rel, difc, difa, tzero,  # per pixel
+    refl_d, refl_intensity, lam_lo, lam_hi, lam_t, epi, alpha_over_beta,  # per reflection / constants
+    out_tof,
+):
+    """TOF of each Bragg event: pick a reflection by its weight in the event's pixel, then
+    ``DIFA d^2 + DIFC d + TZERO`` + Gaussian + back-to-back exponential (see physics.py)."""
+    n_refl = refl_d.shape[0]
+    for i in numba.prange(pixel.shape[0]):
+        p = pixel[i]
+        weights = np.empty(n_refl)
+        total = 0.0
+        for h in range(n_refl):
+            lam = 2.0 * refl_d[h] * sin_theta[p]
+            w = 0.0
+            if lam_lo <= lam <= lam_hi:
+                w = refl_intensity[h] * (lam**-5 * np.exp(-((lam_t / lam) ** 2)) + epi / lam)
+            total += w
+            weights[h] = total
+        target = u_refl[i] * total
+        h = 0
+        while h < n_refl - 1 and weights[h] < target:
+            h += 1
+        d = refl_d[h]
+        t0 = difa[p] * d * d + difc[p] * d + tzero[p]
+        beta = 0.02 + 0.05 / d**4
+        alpha = alpha_over_beta * beta
+        if u_side[i] < alpha / (alpha + beta):
+            tail = expo[i] / beta
+        else:
+            tail = -expo[i] / alpha
+        out_tof[i] = t0 + gauss[i] * sigma_rel[p] * t0 + tail
