@@ -22,7 +22,8 @@ def print_json(obj: Any) -> None:
 
 def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     """Print a readable rich table."""
-    table = Table(title=title)
+    console.print(f"[bold]{title}[/bold]")
+    table = Table()
     for c in columns:
         table.add_column(c)
     for r in rows:

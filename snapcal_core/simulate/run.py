@@ -98,7 +98,7 @@ def simulate_run(
     guide: int = REFERENCE_GUIDE,
     tzero_us: float = 0.0,
     difa: float = 0.0,
-    panel_offset_std: float = 3e-3,
+    panel_offset_std: float = 2e-3,
     pixel_scatter_std: float = 1e-3,
     compression: str | None = "gzip",
     overwrite: bool = False,

@@ -19,7 +19,7 @@ def perturbed_truth(
     geometry: InstrumentGeometry,
     *,
     seed: int,
-    panel_offset_std: float = 3e-3,
+    panel_offset_std: float = 2e-3,
     pixel_scatter_std: float = 1e-3,
     tzero_us: float = 0.0,
     difa: float = 0.0,

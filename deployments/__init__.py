@@ -1,0 +1,1 @@
+"""How the flows are served: deployments, schedules, event triggers, work pools."""

@@ -1,0 +1,1 @@
+"""Prefect flows: orchestration of the calibration mission (resolve, load, recipe, approve, save)."""

@@ -1,0 +1,219 @@
+"""Pixel calibration: align every pixel with its group by cross-correlation, iterated.
+
+Each iteration histograms every pixel's events in log-d bins (step ``s``) inside windows around
+its group's strongest predicted peaks, cross-correlates each pixel with the group's summed
+spectrum (its own counts removed), and updates
+
+.. math:: \\mathrm{DIFC}_\\mathrm{new} = \\mathrm{DIFC}_\\mathrm{old} (1 + |s|)^{-\\mathrm{offset}}
+
+which is exact for logarithmic bins. The loop stops when the median |offset| falls below the
+threshold, stops decreasing, or after ``max_iterations``. CC fixes only relative alignment inside
+a group: the group's absolute scale is set afterwards by the group peak fit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from snapcal_core.errors import CalibrationError
+from snapcal_core.io.diffcal import DiffCalTable
+from snapcal_core.recipe import pixel_kernels as k
+from snapcal_core.recipe.types import GroupPeakList
+
+FWHM_PER_HALF_DD = 2.35482 * 0.5
+
+
+class PixelCalibrationSettings(BaseModel):
+    """Knobs of the cross-correlation loop (SNAPRed's defaults where it has them)."""
+
+    convergence_threshold_bins: float = Field(0.5, description="Stop when the median |offset| is below this")
+    max_iterations: int = Field(5, description="Hard limit on iterations")
+    max_offset_bins: float = Field(10.0, description="Mask pixels whose final |offset| exceeds this")
+    min_counts: int = Field(20, description="Mask pixels with fewer counts in the reference windows")
+    max_newly_masked_fraction: float = Field(0.15, description="Error if more pixels than this are newly masked")
+    n_reference_peaks: int = Field(4, description="How many of a group's strongest peaks the CC uses")
+    bins_per_resolution: float = Field(10.0, description="Log step = -(min dd/d) / this")
+    max_shift_fwhm: float = Field(2.5, description="CC search range, in FWHM of the group's largest peak")
+
+
+class PixelIteration(BaseModel):
+    """Statistics of one iteration of the loop."""
+
+    iteration: int
+    median_abs_offset_bins: float
+    mean_abs_offset_bins: float
+    max_abs_offset_bins: float
+    n_pixels: int = Field(description="Pixels that belong to a group")
+    n_masked: int = Field(description="Pixels masked after this iteration")
+    n_newly_masked: int = Field(description="Masked by the loop so far (not masked in the input table)")
+
+
+@dataclass(frozen=True)
+class PixelWindows:
+    """Compact histogram layout: per group row, the log-d windows and where they sit in a row."""
+
+    group_ids: np.ndarray
+    log_step: float
+    d: np.ndarray  # (n_groups, n_windows) reference d of each window's peak
+    lo: np.ndarray  # (n_groups, n_windows) log d of the first edge
+    nbins: np.ndarray  # (n_groups, n_windows)
+    offset: np.ndarray  # (n_groups, n_windows) column in the compact row
+    count: np.ndarray  # (n_groups,) windows per group
+    max_lag: int
+    row_len: int
+
+
+@dataclass
+class PixelCalibrationResult:
+    """Outcome of the pixel step (arrays indexed by pixel id)."""
+
+    difc: np.ndarray
+    use: np.ndarray
+    difc_uncertainty: np.ndarray = field(repr=False)  # relative, from the last iteration
+    statistical_bound: np.ndarray = field(repr=False)  # relative Cramer-Rao bound of the last iteration
+    offsets_bins: np.ndarray = field(repr=False)
+    counts_in_windows: np.ndarray = field(repr=False)
+    log_step: float = 0.0
+    iterations: list[PixelIteration] = field(default_factory=list)
+    converged: bool = False
+    stop_reason: str = ""
+
+
+def log_step_for(peaks: Sequence[GroupPeakList], *, bins_per_resolution: float) -> float:
+    """``-(min_g (dd/d)_g) / bins_per_resolution`` with dd/d recovered from the predicted FWHM."""
+    dd = min(p.fwhm_angstrom / p.d_angstrom / FWHM_PER_HALF_DD for g in peaks for p in g.peaks)
+    return -dd / bins_per_resolution
+
+
+def plan_windows(peaks: Sequence[GroupPeakList], settings: PixelCalibrationSettings) -> PixelWindows:
+    """Choose each group's reference peaks and lay out their padded windows in a compact row."""
+    step = abs(log_step_for(peaks, bins_per_resolution=settings.bins_per_resolution))
+    chosen = [sorted(sorted(g.peaks, key=lambda p: -p.intensity)[: settings.n_reference_peaks],
+                     key=lambda p: p.d_angstrom) for g in peaks]
+    max_lag = max(int(np.ceil(settings.max_shift_fwhm * max(p.fwhm_angstrom / p.d_angstrom for p in c) / step))
+                  for c in chosen)
+    n_w = max(len(c) for c in chosen)
+    lo = np.zeros((len(peaks), n_w))
+    d = np.ones((len(peaks), n_w))
+    nbins = np.zeros((len(peaks), n_w), np.int64)
+    offset = np.zeros((len(peaks), n_w), np.int64)
+    for g, c in enumerate(chosen):
+        col = 0
+        for w, p in enumerate(c):
+            d[g, w] = p.d_angstrom
+            lo[g, w] = np.log(p.d_min_angstrom) - max_lag * step
+            nbins[g, w] = int(np.ceil(np.log(p.d_max_angstrom / p.d_min_angstrom) / step)) + 2 * max_lag
+            offset[g, w] = col
+            col += nbins[g, w]
+    return PixelWindows(group_ids=np.array([g.group_id for g in peaks]), log_step=-step, d=d, lo=lo, nbins=nbins,
+                        offset=offset, count=np.array([len(c) for c in chosen]), max_lag=max_lag,
+                        row_len=int((nbins.sum(axis=1)).max()))
+
+
+@dataclass(frozen=True)
+class SortedEvents:
+    """Events grouped by pixel (built once; the loop re-histograms them each iteration)."""
+
+    tof_us: np.ndarray
+    start: np.ndarray
+
+
+def sort_events(pixel: np.ndarray, tof_us: np.ndarray, n_pixels: int) -> SortedEvents:
+    tof, start = k.sort_by_pixel(np.ascontiguousarray(pixel), np.ascontiguousarray(tof_us, np.float32), n_pixels)
+    return SortedEvents(tof_us=tof, start=start)
+
+
+def pixel_iteration(
+    *, events: SortedEvents, row_group: np.ndarray, windows: PixelWindows, difc: np.ndarray, table: DiffCalTable,
+    use: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One histogram + cross-correlation pass: offsets (bins), their sigma, bound, failures, counts."""
+    ok = (row_group >= 0) & (use > 0)
+    group_difc = np.bincount(row_group[ok], weights=difc[ok], minlength=len(windows.group_ids)) / np.maximum(
+        1, np.bincount(row_group[ok], minlength=len(windows.group_ids)))
+    hist = k.window_histograms(events.tof_us, events.start, row_group, difc, table.difa, table.tzero, group_difc,
+                               windows.d, windows.lo, windows.nbins, windows.offset, windows.count, 1.0 / abs(windows.log_step),
+                               windows.row_len)
+    reference = k.group_sums(hist, row_group, use, len(windows.group_ids))
+    offset, sigma, bound, failed = k.cross_correlate(hist, reference, row_group, use, windows.nbins, windows.offset,
+                                                     windows.count, windows.max_lag)
+    return offset, sigma, bound, failed, hist.sum(axis=1)
+
+
+def _row_group(group_of_pixel: np.ndarray, group_ids: np.ndarray) -> np.ndarray:
+    row = np.searchsorted(group_ids, group_of_pixel)
+    valid = (group_of_pixel > 0) & (row < len(group_ids))
+    valid[valid] &= group_ids[row[valid]] == group_of_pixel[valid]
+    return np.where(valid, row, -1).astype(np.int64)
+
+
+def calibrate_pixels(
+    *, pixel: np.ndarray, tof_us: np.ndarray, group_of_pixel: np.ndarray, peaks: Sequence[GroupPeakList],
+    table: DiffCalTable, settings: PixelCalibrationSettings = PixelCalibrationSettings(),
+    on_iteration: Callable[[PixelIteration], None] | None = None,
+) -> PixelCalibrationResult:
+    """Run the cross-correlation loop (module docstring) and return new DIFC, mask and statistics."""
+    peaks = sorted(peaks, key=lambda g: g.group_id)
+    windows = plan_windows(peaks, settings)
+    row_group = _row_group(group_of_pixel, windows.group_ids)
+    in_group = row_group >= 0
+    events = sort_events(pixel, tof_us, group_of_pixel.shape[0])
+    difc = table.difc.astype(np.float64).copy()
+    use = (table.use > 0).astype(np.int32)
+    input_masked = in_group & (use == 0)
+    result = PixelCalibrationResult(difc=difc, use=use, difc_uncertainty=np.full(difc.shape, np.nan),
+                                    statistical_bound=np.full(difc.shape, np.nan), offsets_bins=np.zeros(difc.shape),
+                                    counts_in_windows=np.zeros(difc.shape), log_step=windows.log_step)
+    previous = np.inf
+    for it in range(1, settings.max_iterations + 1):
+        offset, sigma, bound, failed, counts = pixel_iteration(events=events, row_group=row_group, windows=windows,
+                                                               difc=difc, table=table, use=use)
+        bad = in_group & (failed | (counts < settings.min_counts) | ~np.isfinite(offset))
+        use[bad] = 0
+        ok = in_group & (use > 0)
+        difc[ok] *= (1.0 + abs(windows.log_step)) ** (-offset[ok])
+        result.offsets_bins, result.counts_in_windows = np.where(ok, offset, np.nan), counts
+        result.difc_uncertainty = np.where(ok, sigma * abs(windows.log_step), np.nan)
+        result.statistical_bound = np.where(ok, bound * abs(windows.log_step), np.nan)
+        stats = _iteration_stats(it, offset[ok], in_group, use, input_masked)
+        result.iterations.append(stats)
+        if on_iteration is not None:
+            on_iteration(stats)
+        if stats.median_abs_offset_bins < settings.convergence_threshold_bins:
+            result.converged, result.stop_reason = True, f"median |offset| below {settings.convergence_threshold_bins} bins"
+            break
+        if stats.median_abs_offset_bins >= previous:
+            result.stop_reason = "median |offset| stopped decreasing"
+            break
+        previous = stats.median_abs_offset_bins
+    else:
+        result.stop_reason = f"reached {settings.max_iterations} iterations"
+    _mask_unconverged(result, in_group, input_masked, settings, group_of_pixel)
+    return result
+
+
+def _iteration_stats(it: int, offsets: np.ndarray, in_group, use, input_masked) -> PixelIteration:
+    a = np.abs(offsets)
+    return PixelIteration(
+        iteration=it, median_abs_offset_bins=float(np.median(a)) if a.size else float("nan"),
+        mean_abs_offset_bins=float(a.mean()) if a.size else float("nan"),
+        max_abs_offset_bins=float(a.max()) if a.size else float("nan"), n_pixels=int(in_group.sum()),
+        n_masked=int((in_group & (use == 0)).sum()), n_newly_masked=int((in_group & (use == 0) & ~input_masked).sum()),
+    )
+
+
+def _mask_unconverged(result: PixelCalibrationResult, in_group, input_masked, settings, group_of_pixel) -> None:
+    """Mask pixels whose last offset exceeds the limit; error if too many were newly masked."""
+    far = in_group & (np.abs(np.nan_to_num(result.offsets_bins)) > settings.max_offset_bins)
+    result.use[far] = 0
+    newly = in_group & (result.use == 0) & ~input_masked
+    fraction = newly.sum() / max(1, in_group.sum())
+    if fraction > settings.max_newly_masked_fraction:
+        per_group = {int(g): int(n) for g, n in zip(*np.unique(group_of_pixel[newly], return_counts=True))}
+        raise CalibrationError(
+            f"pixel calibration masked {int(newly.sum())} of {int(in_group.sum())} pixels ({fraction:.1%} > "
+            f"{settings.max_newly_masked_fraction:.0%}); newly masked per group: {per_group}")

@@ -1,0 +1,147 @@
+"""Numba kernels of the pixel step: sort events by pixel, windowed log-d histograms, cross-correlation.
+
+Histograms are compact: each pixel has one row holding only the bins of its group's windows
+(concatenated), never the full d range.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from snapcal_core.recipe.focus import d_from_tof_scalar
+
+
+@numba.njit(nogil=True, cache=True)
+def sort_by_pixel(pixel, tof, n_pixels):
+    """Counting sort: TOFs grouped by pixel and the start offset of each pixel (n_pixels + 1)."""
+    counts = np.zeros(n_pixels + 1, np.int64)
+    for i in range(pixel.shape[0]):
+        counts[pixel[i] + 1] += 1
+    start = np.cumsum(counts)
+    fill = start[:-1].copy()
+    out = np.empty(tof.shape[0], np.float32)
+    for i in range(pixel.shape[0]):
+        p = pixel[i]
+        out[fill[p]] = tof[i]
+        fill[p] += 1
+    return out, start
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def window_histograms(sorted_tof, start, row_group, difc, difa, tzero, group_difc, win_d, win_lo, win_nbins,
+                      win_offset, win_count, inv_log_step, row_len):
+    """Counts per pixel in the log bins of its group's windows, in TOF-translated d.
+
+    An event of pixel p near the window's peak d_w is placed at
+    ``d'' = d_w + (d - d_w) * DIFC_p / DIFC_g`` (``DIFC_g``: the group's mean): a shift of TOF
+    rather than a scaling, so the TOF-constant peak shape (back-to-back exponential tails) looks
+    the same in every pixel and cross-correlation is not biased by it. At convergence d'' = d.
+    Row ``p`` is pixel ``p``; ``row_group[p]`` is the group row (-1: skip). Window ``w`` of group
+    row ``g`` starts at ``log d'' = win_lo[g, w]``, has ``win_nbins[g, w]`` bins and sits at
+    column ``win_offset[g, w]`` of the compact row.
+    """
+    n_pixels = start.shape[0] - 1
+    out = np.zeros((n_pixels, row_len), np.float32)
+    for p in numba.prange(n_pixels):
+        g = row_group[p]
+        if g < 0:
+            continue
+        stretch = difc[p] / group_difc[g]
+        for i in range(start[p], start[p + 1]):
+            d = d_from_tof_scalar(sorted_tof[i], difc[p], difa[p], tzero[p])
+            if not d > 0.0:
+                continue
+            for w in range(win_count[g]):
+                dd = win_d[g, w] + (d - win_d[g, w]) * stretch
+                if not dd > 0.0:
+                    continue
+                b = int(np.floor((np.log(dd) - win_lo[g, w]) * inv_log_step))
+                if 0 <= b < win_nbins[g, w]:
+                    out[p, win_offset[g, w] + b] += 1.0
+                    break
+    return out
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_count, max_lag):
+    """Signed sub-bin offset of each pixel against its group reference (own counts removed).
+
+    The correlation is the Poisson log-likelihood of the pixel's counts p for the reference
+    shape r moved by ``lag`` bins: ``L(lag) = sum_b p_b log r_{b+lag} - N log sum_b r_{b+lag}``
+    (a cross-correlation of p with log r, normalised over the overlap). Unlike the plain
+    ``sum p r`` it reaches the counting-statistics bound (plain CC of a Gaussian peak loses ~35 %
+    in precision). ``offset`` = lag of the maximum, refined by a parabola through three points:
+    the pixel's peaks sit ``-offset`` bins from the reference's. Its standard error is
+    ``1 / sqrt(-L'')`` (observed Fisher information). Also returned: the Cramer-Rao bound for a
+    pixel with the reference shape and the pixel's counts, and a failure flag.
+    """
+    n_pixels = hist.shape[0]
+    n_lags = 2 * max_lag + 1
+    offset = np.full(n_pixels, np.nan)
+    sigma = np.full(n_pixels, np.nan)
+    bound = np.full(n_pixels, np.nan)
+    failed = np.zeros(n_pixels, np.bool_)
+    for p in numba.prange(n_pixels):
+        g = row_group[p]
+        if g < 0:
+            continue
+        ref = reference[g] - hist[p] if use[p] > 0 else reference[g].copy()
+        floor = 1e-3 * max(ref.max(), 1e-12)
+        log_ref = np.log(np.maximum(ref, floor))
+        like = np.zeros(n_lags)
+        total = 0.0
+        for w in range(win_count[g]):
+            o, n = win_offset[g, w], win_nbins[g, w]
+            counts = 0.0
+            for b in range(n):
+                counts += hist[p, o + b]
+            if counts == 0.0:
+                continue
+            total += counts
+            for k in range(n_lags):
+                lag = k - max_lag
+                acc = 0.0
+                norm = 0.0
+                for b in range(max(0, -lag), min(n, n - lag)):
+                    acc += hist[p, o + b] * log_ref[o + b + lag]
+                    norm += max(ref[o + b + lag], floor)
+                like[k] += acc - counts * np.log(norm)
+        if total == 0.0:
+            failed[p] = True
+            continue
+        k = np.argmax(like)
+        if k == 0 or k == n_lags - 1:
+            failed[p] = True
+            continue
+        curv = like[k + 1] - 2.0 * like[k] + like[k - 1]
+        if not curv < 0.0:
+            failed[p] = True
+            continue
+        offset[p] = k - max_lag + 0.5 * (like[k - 1] - like[k + 1]) / curv
+        sigma[p] = 1.0 / np.sqrt(-curv)
+        fisher = 0.0
+        for w in range(win_count[g]):
+            o, n = win_offset[g, w], win_nbins[g, w]
+            ref_sum = 0.0
+            counts = 0.0
+            for b in range(n):
+                ref_sum += max(ref[o + b], floor)
+                counts += hist[p, o + b]
+            for b in range(1, n - 1):
+                lam = counts * max(ref[o + b], floor) / ref_sum
+                dl = counts * 0.5 * (ref[o + b + 1] - ref[o + b - 1]) / ref_sum
+                fisher += dl * dl / lam
+        bound[p] = 1.0 / np.sqrt(fisher) if fisher > 0.0 else np.inf
+    return offset, sigma, bound, failed
+
+
+@numba.njit(nogil=True, cache=True)
+def group_sums(hist, row_group, use, n_groups):
+    """Summed spectrum of the pixels in use of each group row."""
+    out = np.zeros((n_groups, hist.shape[1]))
+    for p in range(hist.shape[0]):
+        g = row_group[p]
+        if g >= 0 and use[p] > 0:
+            out[g] += hist[p]
+    return out
