@@ -10,9 +10,9 @@ from snapcal_core.data.load import load_run
 from snapcal_core.instrument.groupings import load_grouping
 
 
-def run_summary(run: str, *, lite: bool, grouping: str) -> dict:
+def run_summary(run: str, *, lite: bool, grouping: str, write_lite: bool = False) -> dict:
     """IPTS, file, state, and events per group of ``grouping`` for one run."""
-    events = load_run(run, lite=lite)
+    events = load_run(run, lite=lite or write_lite, write_lite=write_lite)
     groups = load_grouping(grouping, lite=events.lite)
     per_group = np.bincount(groups.group_of_pixel[events.pixel], minlength=int(groups.group_ids.max()) + 1)
     meta = events.metadata
@@ -34,10 +34,11 @@ def inspect(
     run: str = typer.Argument(..., help="Run number"),
     lite: bool = typer.Option(False, "--lite", help="Count events in Lite mode"),
     grouping: str = typer.Option("Column", "--grouping", help="Column|Bank|All|FILE"),
+    write_lite: bool = typer.Option(False, "--write-lite", help="Also write the Lite copy under <IPTS>/shared/lite"),
     json_out: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
     """Show a run's IPTS, file, state id, detector state and events per group."""
-    summary = run_summary(run, lite=lite, grouping=grouping)
+    summary = run_summary(run, lite=lite, grouping=grouping, write_lite=write_lite)
     if json_out:
         print_json(summary)
         return

@@ -1,0 +1,111 @@
+"""The calibration recipe end to end: pixel loop, focusing, group fits, final assessment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from snapcal_core.calibrant.peaks import PeakSettings, predicted_peaks_for_groups
+from snapcal_core.calibrant.reflections import Reflection
+from snapcal_core.instrument.geometry import snap_geometry
+from snapcal_core.instrument.parameters import group_parameters
+from snapcal_core.instrument.types import GroupParameters, Grouping
+from snapcal_core.io.diffcal import DiffCalTable
+from snapcal_core.models import EventData
+from snapcal_core.recipe.difc_fit import FitMode
+from snapcal_core.recipe.focus import FocusedSpectra, focus_events, log_d_edges
+from snapcal_core.recipe.group import (
+    GroupCalibration,
+    apply_group_fits,
+    assess_focused_d,
+    calibrate_groups,
+    mean_difc_per_group,
+)
+from snapcal_core.recipe.metrics import GroupMetrics
+from snapcal_core.recipe.peakfit import PeakFit, PeakFitSettings
+from snapcal_core.recipe.pixel import PixelCalibrationResult, PixelCalibrationSettings, PixelIteration, calibrate_pixels, log_step_for
+from snapcal_core.recipe.types import GroupPeakList
+
+
+class RecipeSettings(BaseModel):
+    """Everything the recipe can be told (each part has its own defaults)."""
+
+    fit_mode: FitMode = Field(FitMode.DIFC, description="Constants fitted per group")
+    skip_pixel: bool = Field(False, description="Skip the cross-correlation loop")
+    pixel: PixelCalibrationSettings = PixelCalibrationSettings()
+    peaks: PeakSettings = PeakSettings()
+    peak_fit: PeakFitSettings = PeakFitSettings()
+
+
+@dataclass
+class CalibrationResult:
+    """What :func:`calibrate` returns (arrays indexed by pixel id)."""
+
+    table: DiffCalTable
+    initial_table: DiffCalTable
+    groups: list[GroupParameters]
+    peak_lists: list[GroupPeakList]
+    pixel: PixelCalibrationResult | None
+    group_fits: list[GroupCalibration]
+    metrics: list[GroupMetrics]
+    fits_in_d: dict[int, list[PeakFit]]
+    focused: FocusedSpectra = field(repr=False)
+
+    @property
+    def iterations(self) -> list[PixelIteration]:
+        return self.pixel.iterations if self.pixel is not None else []
+
+    @property
+    def mask(self) -> np.ndarray:
+        """True where a pixel is masked."""
+        return self.table.use == 0
+
+
+def geometric_table(events: EventData, grouping: Grouping) -> DiffCalTable:
+    """DIFC from the instrument geometry of the run's state, every pixel of a group in use."""
+    st = events.metadata.state
+    geometry = snap_geometry(arc_deg=st.arc_deg, lin_m=st.lin_m, lite=events.lite)
+    return DiffCalTable.from_difc(geometry.difc_us_per_angstrom, group=grouping.group_of_pixel,
+                                  instrument_name="SNAPLite" if events.lite else "SNAP")
+
+
+def calibrate(
+    *, events: EventData, grouping: Grouping, reflections: Sequence[Reflection],
+    settings: RecipeSettings = RecipeSettings(), table: DiffCalTable | None = None,
+    on_iteration: Callable[[PixelIteration], None] | None = None,
+) -> CalibrationResult:
+    """Pixel cross-correlation loop (unless skipped), group peak fits in TOF, DIFC per group,
+    then the final focused spectra (d) with peak fits and quality metrics."""
+    if grouping.lite != events.lite:
+        raise ValueError(f"grouping '{grouping.name}' is {'Lite' if grouping.lite else 'native'}, events are not")
+    st = events.metadata.state
+    geometry = snap_geometry(arc_deg=st.arc_deg, lin_m=st.lin_m, lite=events.lite)
+    groups = group_parameters(geometry=geometry, grouping=grouping, wavelength_angstrom=st.wavelength_angstrom)
+    peaks = predicted_peaks_for_groups(reflections=reflections, groups=groups, settings=settings.peaks)
+    initial = table if table is not None else geometric_table(events, grouping)
+    pixel_result = None
+    current = initial
+    if not settings.skip_pixel:
+        pixel_result = calibrate_pixels(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
+                                        peaks=peaks, table=initial, settings=settings.pixel, on_iteration=on_iteration)
+        current = DiffCalTable(detid=initial.detid, difc=pixel_result.difc, difa=initial.difa, tzero=initial.tzero,
+                               group=initial.group, use=pixel_result.use, instrument_name=initial.instrument_name)
+    edges = log_d_edges(d_min_angstrom=min(g.d_min_angstrom for g in groups),
+                        d_max_angstrom=max(g.d_max_angstrom for g in groups),
+                        log_step=log_step_for(peaks, bins_per_resolution=settings.pixel.bins_per_resolution))
+    focused = focus_events(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
+                           table=current, d_edges_angstrom=edges)
+    arb = mean_difc_per_group(table=current, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids)
+    group_fits = calibrate_groups(focused=focused, peaks=peaks, difc_arb=arb, mode=settings.fit_mode,
+                                  settings=settings.peak_fit)
+    final = apply_group_fits(table=current, group_of_pixel=grouping.group_of_pixel, groups=group_fits)
+    final_focused = focus_events(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
+                                 table=final, d_edges_angstrom=edges)
+    shape_difc = mean_difc_per_group(table=final, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids)
+    metrics, fits_in_d = assess_focused_d(focused=final_focused, peaks=peaks, groups=groups, difc_shape=shape_difc,
+                                          settings=settings.peak_fit)
+    return CalibrationResult(table=final, initial_table=initial, groups=groups, peak_lists=peaks, pixel=pixel_result,
+                             group_fits=group_fits, metrics=metrics, fits_in_d=fits_in_d, focused=final_focused)

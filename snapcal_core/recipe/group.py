@@ -1,0 +1,80 @@
+"""Group calibration: fit each focused group's peaks in TOF and fit DIFC (+TZERO, +DIFA) per group."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from snapcal_core.instrument.types import GroupParameters
+from snapcal_core.io.diffcal import DiffCalTable
+from snapcal_core.recipe.difc_fit import DifcFit, DifcOutcome, FitMode, combine_with_previous, fit_difc_from_peaks
+from snapcal_core.recipe.focus import FocusedSpectra
+from snapcal_core.recipe.metrics import GroupMetrics, group_metrics
+from snapcal_core.recipe.peakfit import PeakFit, PeakFitSettings, fit_peaks
+from snapcal_core.recipe.types import GroupPeakList
+
+
+@dataclass(frozen=True)
+class GroupCalibration:
+    """One group's fit: its peaks in focused TOF (``TOF_arb = DIFC_arb d``) and the DIFC fit."""
+
+    group_id: int
+    difc_arb: float
+    fits: list[PeakFit]
+    difc_fit: DifcFit
+
+
+def mean_difc_per_group(*, table: DiffCalTable, group_of_pixel: np.ndarray, group_ids: np.ndarray) -> dict[int, float]:
+    """Mean DIFC of the pixels in use of every group (the ``DIFC_arb`` of focusing)."""
+    return {int(g): float(table.difc[(group_of_pixel == g) & (table.use > 0)].mean()) for g in group_ids}
+
+
+def calibrate_groups(
+    *, focused: FocusedSpectra, peaks: Sequence[GroupPeakList], difc_arb: dict[int, float], mode: FitMode,
+    settings: PeakFitSettings,
+) -> list[GroupCalibration]:
+    """Fit every predicted peak of every group in TOF_arb, then the group's constants."""
+    out = []
+    for plist in peaks:
+        g = plist.group_id
+        counts = focused.spectrum(g)
+        x = difc_arb[g] * focused.d_centres_angstrom
+        fits = fit_peaks(x=x, y=counts, variance=np.maximum(counts, 1.0), peaks=plist.peaks, settings=settings,
+                         x_per_angstrom=difc_arb[g], difc_us_per_angstrom=difc_arb[g])
+        out.append(GroupCalibration(group_id=g, difc_arb=difc_arb[g], fits=fits,
+                                    difc_fit=fit_difc_from_peaks(fits, mode=mode)))
+    return out
+
+
+def apply_group_fits(*, table: DiffCalTable, group_of_pixel: np.ndarray, groups: Sequence[GroupCalibration]) -> DiffCalTable:
+    """New table: each group's fit combined with its pixels' constants; failed groups are masked."""
+    difc, difa, tzero, use = table.difc.copy(), table.difa.copy(), table.tzero.copy(), table.use.copy()
+    for gc in groups:
+        sel = group_of_pixel == gc.group_id
+        if gc.difc_fit.outcome is not DifcOutcome.ACCEPTED:
+            use[sel] = 0
+            continue
+        difc[sel], difa[sel], tzero[sel] = combine_with_previous(
+            fit=gc.difc_fit, difc_arb=gc.difc_arb, difc_prev=table.difc[sel], difa_prev=table.difa[sel],
+            tzero_prev=table.tzero[sel])
+    return DiffCalTable(detid=table.detid, difc=difc, difa=difa, tzero=tzero, group=table.group, use=use,
+                        instrument_name=table.instrument_name, instrument_source="snapcal")
+
+
+def assess_focused_d(
+    *, focused: FocusedSpectra, peaks: Sequence[GroupPeakList], groups: Sequence[GroupParameters],
+    difc_shape: dict[int, float], settings: PeakFitSettings,
+) -> tuple[list[GroupMetrics], dict[int, list[PeakFit]]]:
+    """Fit peaks of d-focused spectra (x = d) and compute each group's quality metrics."""
+    by_id = {g.group_id: g for g in groups}
+    metrics, fits_by_group = [], {}
+    for plist in peaks:
+        g = plist.group_id
+        counts = focused.spectrum(g)
+        fits = fit_peaks(x=focused.d_centres_angstrom, y=counts, variance=np.maximum(counts, 1.0), peaks=plist.peaks,
+                         settings=settings, x_per_angstrom=1.0, difc_us_per_angstrom=difc_shape[g])
+        fits_by_group[g] = fits
+        metrics.append(group_metrics(group_id=g, fits_in_d=fits, two_theta_deg=by_id[g].two_theta_deg))
+    return metrics, fits_by_group

@@ -1,0 +1,167 @@
+"""Fit one peak in its window (weighted least squares, analytic Jacobian); outcomes are values."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+from scipy.optimize import least_squares
+
+from snapcal_core.recipe.profiles import back_to_back, gaussian
+from snapcal_core.recipe.types import PredictedPeak
+
+
+class PeakOutcome(str, enum.Enum):
+    """Why a peak was or was not used."""
+
+    ACCEPTED = "accepted"
+    TOO_FEW_COUNTS = "too_few_counts"
+    CENTRE_OUTSIDE_WINDOW = "centre_outside_window"
+    CHI2_TOO_LARGE = "chi2_too_large"
+    HEIGHT_TOO_LOW = "height_too_low"
+    FIT_FAILED = "fit_failed"
+
+
+class PeakFitSettings(BaseModel):
+    """Profile choice and acceptance thresholds (Mantid PDCalibration semantics)."""
+
+    profile: Literal["gaussian", "b2b"] = Field("b2b", description="Gaussian or back-to-back exponential (x) Gaussian")
+    max_chi2: float = Field(10.0, description="Reject fits with reduced chi2 above this (MaxChiSq)")
+    min_counts: float = Field(30.0, description="Reject peaks with fewer net counts than this")
+    min_significance: float = Field(3.0, description="Reject peaks whose area is below this many standard errors")
+    alpha_over_beta: float = Field(8.0, description="B2B rise rate as a multiple of the decay rate (held fixed)")
+
+
+class PeakFit(BaseModel):
+    """One fitted (or failed) peak; parameters are NaN when the fit failed."""
+
+    d_ref_angstrom: float
+    outcome: PeakOutcome
+    centre: float = Field(description="Peak position (B2B: onset x0) in x units (TOF us or d)")
+    centre_error: float
+    sigma: float = Field(description="Gaussian sigma in x units")
+    sigma_error: float
+    area: float = Field(description="Net counts in the peak")
+    area_error: float
+    chi2_reduced: float
+    window: tuple[float, float]
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome is PeakOutcome.ACCEPTED
+
+
+def _failed(d_ref: float, window: tuple[float, float], outcome: PeakOutcome) -> PeakFit:
+    nan = float("nan")
+    return PeakFit(d_ref_angstrom=d_ref, outcome=outcome, centre=nan, centre_error=nan, sigma=nan, sigma_error=nan,
+                   area=nan, area_error=nan, chi2_reduced=nan, window=window)
+
+
+def fit_peak(
+    *, x: np.ndarray, y: np.ndarray, variance: np.ndarray, window: tuple[float, float], d_ref_angstrom: float,
+    sigma_guess: float, settings: PeakFitSettings, beta: float | None = None,
+) -> PeakFit:
+    """Fit a peak with linear background inside ``window`` (x units); ``beta`` = B2B decay rate."""
+    sel = (x >= window[0]) & (x <= window[1])
+    xs, ys, ws = x[sel], y[sel], 1.0 / np.sqrt(np.maximum(variance[sel], 1.0))
+    if xs.size < 8:
+        return _failed(d_ref_angstrom, window, PeakOutcome.TOO_FEW_COUNTS)
+    width = np.gradient(xs)
+    edge = max(2, xs.size // 8)
+    bg = float(np.median(np.r_[ys[:edge], ys[-edge:]]))
+    net = float(np.sum((ys - bg)))
+    if net < settings.min_counts:
+        return _failed(d_ref_angstrom, window, PeakOutcome.TOO_FEW_COUNTS)
+    x_max = float(xs[np.argmax(ys)])
+    if settings.profile == "gaussian":
+        free = np.ones(5, bool)
+        p0 = np.array([max(ys.max() - bg, 1.0), x_max, sigma_guess, bg, 0.0])
+        model: Callable = gaussian
+    else:
+        beta = beta if beta is not None else 1.0 / (3 * sigma_guess)
+        free = np.array([True, True, False, False, True, True, True])
+        p0 = np.array([net * np.mean(width), x_max - 0.5 * sigma_guess, settings.alpha_over_beta * beta, beta,
+                       sigma_guess, bg, 0.0])
+        model = back_to_back
+
+    def residual(q):
+        p = p0.copy()
+        p[free] = q
+        return (model(xs, p)[0] - ys) * ws
+
+    def jacobian(q):
+        p = p0.copy()
+        p[free] = q
+        return model(xs, p)[1][:, free] * ws[:, None]
+
+    lo = np.full(free.sum(), -np.inf)
+    hi = np.full(free.sum(), np.inf)
+    s_idx = 2 if settings.profile == "gaussian" else 4
+    lo[list(np.flatnonzero(free)).index(s_idx)] = 1e-6 * sigma_guess
+    try:
+        sol = least_squares(residual, p0[free], jac=jacobian, bounds=(lo, hi), method="trf", x_scale="jac")
+    except (ValueError, np.linalg.LinAlgError):
+        return _failed(d_ref_angstrom, window, PeakOutcome.FIT_FAILED)
+    p = p0.copy()
+    p[free] = sol.x
+    dof = max(1, xs.size - int(free.sum()))
+    chi2 = float(2 * sol.cost / dof)
+    try:
+        cov = np.linalg.inv(sol.jac.T @ sol.jac) * max(1.0, chi2)
+    except np.linalg.LinAlgError:
+        return _failed(d_ref_angstrom, window, PeakOutcome.FIT_FAILED)
+    err = np.full(p.size, np.nan)
+    err[free] = np.sqrt(np.clip(np.diag(cov), 0, None))
+    if settings.profile == "gaussian":
+        area, area_err = p[0] * p[2] * np.sqrt(2 * np.pi) / np.mean(width), err[0] * p[2] * np.sqrt(2 * np.pi) / np.mean(width)
+        centre, c_err, sig, s_err = p[1], err[1], p[2], err[2]
+    else:
+        area, area_err = p[0] / np.mean(width), err[0] / np.mean(width)
+        centre, c_err, sig, s_err = p[1], err[1], p[4], err[4]
+    fit = PeakFit(d_ref_angstrom=d_ref_angstrom, outcome=PeakOutcome.ACCEPTED, centre=float(centre),
+                  centre_error=float(c_err), sigma=float(sig), sigma_error=float(s_err), area=float(area),
+                  area_error=float(area_err), chi2_reduced=chi2, window=window)
+    outcome = _judge(fit, settings)
+    return fit if outcome is PeakOutcome.ACCEPTED else fit.model_copy(update={"outcome": outcome})
+
+
+def _judge(fit: PeakFit, settings: PeakFitSettings) -> PeakOutcome:
+    if not (np.isfinite(fit.centre) and np.isfinite(fit.centre_error)):
+        return PeakOutcome.FIT_FAILED
+    if not fit.window[0] <= fit.centre <= fit.window[1]:
+        return PeakOutcome.CENTRE_OUTSIDE_WINDOW
+    if fit.area < settings.min_counts:
+        return PeakOutcome.TOO_FEW_COUNTS
+    if not fit.area > settings.min_significance * fit.area_error:
+        return PeakOutcome.HEIGHT_TOO_LOW
+    if not 0.0 <= fit.chi2_reduced <= settings.max_chi2:
+        return PeakOutcome.CHI2_TOO_LARGE
+    return PeakOutcome.ACCEPTED
+
+
+def b2b_beta_per_us(d_angstrom: float) -> float:
+    """Decay rate of the TOF peak tail: ``beta_T = 0.02 + 0.05 / d^4`` per us (SCIENCE.md)."""
+    return 0.02 + 0.05 / d_angstrom**4
+
+
+def fit_peaks(
+    *, x: np.ndarray, y: np.ndarray, variance: np.ndarray, peaks: Sequence[PredictedPeak], settings: PeakFitSettings,
+    x_per_angstrom: float, difc_us_per_angstrom: float,
+) -> list[PeakFit]:
+    """Fit every predicted peak of a spectrum whose x axis is ``x_per_angstrom * d``.
+
+    Use ``x_per_angstrom = DIFC`` for a (focused) TOF spectrum and ``1`` for a d spectrum. The B2B
+    decay rate in x units is ``beta_T * DIFC / x_per_angstrom`` (the tail is constant in TOF).
+    """
+    fits = []
+    for pk in peaks:
+        beta = b2b_beta_per_us(pk.d_angstrom)
+        fits.append(fit_peak(
+            x=x, y=y, variance=variance, window=(pk.d_min_angstrom * x_per_angstrom, pk.d_max_angstrom * x_per_angstrom),
+            d_ref_angstrom=pk.d_angstrom, sigma_guess=pk.fwhm_angstrom / 2.35482 * x_per_angstrom,
+            settings=settings, beta=beta * difc_us_per_angstrom / x_per_angstrom,
+        ))
+    return fits
