@@ -11,10 +11,14 @@ from snapcal_core.instrument.types import GroupParameters, Grouping
 
 
 def d_range_angstrom(*, two_theta_rad: np.ndarray, wavelength_angstrom: float) -> tuple[float, float]:
-    r"""Smallest and largest d any of the pixels reaches in the band: :math:`d = \lambda / (2 \sin\theta)`."""
+    r"""The d range that EVERY pixel of a group reaches in the band, :math:`d = \lambda / (2 \sin\theta)`.
+
+    A peak outside it is cut by the band edge in some pixels, and a cut peak focused with whole
+    ones has a biased centre, so calibration uses only this common range.
+    """
     lo, hi = wavelength_band_angstrom(wavelength_angstrom=wavelength_angstrom)
     sin_theta = np.sin(0.5 * np.asarray(two_theta_rad))
-    return float(lo / (2.0 * sin_theta.max())), float(hi / (2.0 * sin_theta.min()))
+    return float(lo / (2.0 * sin_theta.min())), float(hi / (2.0 * sin_theta.max()))
 
 
 def group_parameters(

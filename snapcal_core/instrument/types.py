@@ -38,6 +38,6 @@ class GroupParameters(BaseModel):
     two_theta_deg: float = Field(description="Same in degrees")
     l2_m: float = Field(description="Mean secondary flight path")
     delta_d_over_d: float = Field(description="Resolution dd/d at the mean two-theta (SCIENCE.md formula)")
-    d_min_angstrom: float = Field(description="Smallest d reachable in the wavelength band by any pixel")
-    d_max_angstrom: float = Field(description="Largest d reachable in the wavelength band by any pixel")
+    d_min_angstrom: float = Field(description="Smallest d that every pixel of the group reaches in the band")
+    d_max_angstrom: float = Field(description="Largest d that every pixel of the group reaches in the band")
     difc_us_per_angstrom: float = Field(description="Geometric DIFC at the mean L and two-theta")

@@ -33,6 +33,7 @@ class PeakFitSettings(BaseModel):
     min_counts: float = Field(30.0, description="Reject peaks with fewer net counts than this")
     min_significance: float = Field(3.0, description="Reject peaks whose area is below this many standard errors")
     alpha_over_beta: float = Field(8.0, description="B2B rise rate as a multiple of the decay rate (held fixed)")
+    fit_beta: bool = Field(True, description="Fit the B2B decay rate (start: 0.02 + 0.05/d^4 per us) instead of fixing it")
 
 
 class PeakFit(BaseModel):
@@ -82,7 +83,7 @@ def fit_peak(
         model: Callable = gaussian
     else:
         beta = beta if beta is not None else 1.0 / (3 * sigma_guess)
-        free = np.array([True, True, False, False, True, True, True])
+        free = np.array([True, True, False, settings.fit_beta, True, True, True])
         p0 = np.array([net * np.mean(width), x_max - 0.5 * sigma_guess, settings.alpha_over_beta * beta, beta,
                        sigma_guess, bg, 0.0])
         model = back_to_back
@@ -99,8 +100,12 @@ def fit_peak(
 
     lo = np.full(free.sum(), -np.inf)
     hi = np.full(free.sum(), np.inf)
+    index = list(np.flatnonzero(free))
     s_idx = 2 if settings.profile == "gaussian" else 4
-    lo[list(np.flatnonzero(free)).index(s_idx)] = 1e-6 * sigma_guess
+    lo[index.index(s_idx)] = 1e-6 * sigma_guess
+    if settings.profile == "b2b" and settings.fit_beta:
+        lo[index.index(3)], hi[index.index(3)] = 0.2 * p0[3], 5.0 * p0[3]
+        p0[3] = np.clip(p0[3], 0.2 * p0[3], 5.0 * p0[3])
     try:
         sol = least_squares(residual, p0[free], jac=jacobian, bounds=(lo, hi), method="trf", x_scale="jac")
     except (ValueError, np.linalg.LinAlgError):
