@@ -44,6 +44,13 @@ def reflections(material: str, *, d_min_angstrom: float = 0.4, d_max_angstrom: f
         info = NC.createInfo(f"{material};dcutoff={d_min_angstrom:.6g}")
     except Exception as exc:  # NCrystal raises its own exception types
         raise CalibrantError(f"NCrystal cannot load material '{material}': {exc}") from exc
+    return reflections_from_info(info, material=material, d_min_angstrom=d_min_angstrom, d_max_angstrom=d_max_angstrom)
+
+
+def reflections_from_info(
+    info: NC.Info, *, material: str, d_min_angstrom: float, d_max_angstrom: float
+) -> tuple[Reflection, ...]:
+    """Merged reflections of a loaded NCrystal ``Info`` (see :func:`reflections`)."""
     if not info.isCrystalline() or not info.hasHKLInfo():
         raise CalibrantError(f"material '{material}' has no crystal reflections")
     merged: list[Reflection] = []
