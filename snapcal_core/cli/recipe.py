@@ -1,0 +1,50 @@
+"""``snapcal recipe RUN``: run the calibration recipe without Prefect and write a result folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from snapcal_core.cli._common import console, print_json, print_table
+from snapcal_core.recipe.calibrate import RecipeSettings
+from snapcal_core.recipe.difc_fit import FitMode
+from snapcal_core.recipe.result_io import ResultSummary
+from snapcal_core.recipe.run import run_recipe
+
+
+def show_summary(summary: ResultSummary) -> None:
+    """Per-iteration statistics and the per-group table of a recipe result."""
+    for it in summary.iterations:
+        console.print(f"pixel iteration {it.iteration}: median |offset| {it.median_abs_offset_bins:.3f} bins, "
+                      f"mean {it.mean_abs_offset_bins:.3f}, masked {it.n_masked}/{it.n_pixels}")
+    console.print(f"pixel step: {summary.stop_reason}; masked {summary.n_masked} of {summary.n_pixels} pixels")
+    rows = [[g.group_id, g.two_theta_deg, f"{g.metrics.n_peaks_fitted}/{g.metrics.n_peaks_attempted}", g.difc_fit.difc,
+             g.difc_fit.difc_error, g.difc_fit.tzero, g.metrics.sigma_mean, g.metrics.strain_mean,
+             g.metrics.relative_strain_ppm_mean] for g in summary.groups]
+    print_table(f"run {summary.run_number} {summary.sample} {summary.grouping} ({'Lite' if summary.lite else 'native'})",
+                ["group", "2theta", "peaks", "DIFC", "+-", "TZERO", "sigma/d", "strain", "rel. strain ppm"], rows)
+
+
+def recipe(
+    run: int = typer.Argument(..., help="Run number"),
+    sample: str = typer.Option(..., "--sample", help="Calibrant sample (name, JSON file or NCrystal material)"),
+    grouping: str = typer.Option("Column", "--grouping", help="Column|Bank|All|FILE"),
+    native: bool = typer.Option(False, "--native", help="Native pixels instead of Lite"),
+    skip_pixel: bool = typer.Option(False, "--skip-pixel", help="Skip the cross-correlation loop"),
+    fit: FitMode = typer.Option(FitMode.DIFC, "--fit", help="Constants fitted per group"),
+    output: Path = typer.Option(None, "--output", help="Result folder (default: in the scratch area)"),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON"),
+) -> None:
+    """Pixel calibration + group calibration + metrics; writes table, focused spectra and summary."""
+    summary = run_recipe(run, sample=sample, grouping=grouping, lite=not native,
+                         recipe=RecipeSettings(fit_mode=fit, skip_pixel=skip_pixel), output=output)
+    if json_out:
+        print_json(summary)
+        return
+    show_summary(summary)
+    console.print(f"result written to {summary.folder}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("recipe")(recipe)

@@ -1,0 +1,112 @@
+"""A recipe result on disk: table (diffcal), focused spectra + fits (HDF5), summary (JSON).
+
+The folder is what later steps pass around (Prefect tasks, the store): large arrays stay in it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import h5py
+import numpy as np
+from pydantic import BaseModel, Field
+
+from snapcal_core.io.diffcal import DiffCalTable, read_diffcal, write_diffcal
+from snapcal_core.recipe.calibrate import CalibrationResult, RecipeSettings
+from snapcal_core.recipe.difc_fit import DifcFit
+from snapcal_core.recipe.metrics import GroupMetrics
+from snapcal_core.recipe.peakfit import PeakFit
+from snapcal_core.recipe.pixel import PixelIteration
+
+TABLE_FILE = "diffract_consts.h5"
+FOCUSED_FILE = "focused_and_fits.h5"
+SUMMARY_FILE = "result.json"
+
+
+class GroupSummary(BaseModel):
+    group_id: int
+    two_theta_deg: float
+    difc_arb: float = Field(description="DIFC of the focused TOF axis the group fit used")
+    difc_fit: DifcFit
+    fits_tof: list[PeakFit]
+    fits_d: list[PeakFit]
+    metrics: GroupMetrics
+
+
+class ResultSummary(BaseModel):
+    """Small, JSON-able description of a recipe result (travels through Prefect; no arrays)."""
+
+    run_number: int
+    sample: str
+    grouping: str
+    lite: bool
+    state_id: str
+    settings: RecipeSettings
+    iterations: list[PixelIteration]
+    converged: bool | None
+    stop_reason: str
+    n_pixels: int
+    n_masked: int
+    groups: list[GroupSummary]
+    folder: str
+
+
+def summarize(result: CalibrationResult, *, run_number: int, sample: str, grouping: str, lite: bool, state_id: str,
+              settings: RecipeSettings, folder: Path) -> ResultSummary:
+    metrics = {m.group_id: m for m in result.metrics}
+    params = {g.group_id: g for g in result.groups}
+    groups = [GroupSummary(group_id=gc.group_id, two_theta_deg=params[gc.group_id].two_theta_deg, difc_arb=gc.difc_arb,
+                           difc_fit=gc.difc_fit, fits_tof=gc.fits, fits_d=result.fits_in_d[gc.group_id],
+                           metrics=metrics[gc.group_id]) for gc in result.group_fits]
+    in_group = result.table.group > 0
+    return ResultSummary(
+        run_number=run_number, sample=sample, grouping=grouping, lite=lite, state_id=state_id, settings=settings,
+        iterations=result.iterations, converged=result.pixel.converged if result.pixel else None,
+        stop_reason=result.pixel.stop_reason if result.pixel else "pixel step skipped",
+        n_pixels=int(in_group.sum()), n_masked=int((in_group & (result.table.use == 0)).sum()), groups=groups,
+        folder=str(folder))
+
+
+def write_result(result: CalibrationResult, folder: Path, **summary_fields) -> ResultSummary:
+    """Write the result into ``folder`` (built beside it and renamed into place)."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}")
+    tmp.mkdir()
+    try:
+        write_diffcal(tmp / TABLE_FILE, result.table)
+        with h5py.File(tmp / FOCUSED_FILE, "w") as f:
+            f.create_dataset("group_ids", data=result.focused.group_ids)
+            f.create_dataset("d_edges_angstrom", data=result.focused.d_edges_angstrom)
+            f.create_dataset("counts", data=result.focused.counts, compression="gzip", compression_opts=1)
+            if result.pixel is not None:
+                f.create_dataset("pixel/offsets_bins", data=result.pixel.offsets_bins)
+                f.create_dataset("pixel/difc_uncertainty", data=result.pixel.difc_uncertainty)
+                f.create_dataset("pixel/counts_in_windows", data=result.pixel.counts_in_windows)
+            f.create_dataset("initial/difc", data=result.initial_table.difc)
+        summary = summarize(result, folder=folder, **summary_fields)
+        (tmp / SUMMARY_FILE).write_text(summary.model_dump_json(indent=1))
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return summary
+
+
+def read_summary(folder: Path) -> ResultSummary:
+    return ResultSummary.model_validate_json((Path(folder) / SUMMARY_FILE).read_text())
+
+
+def read_table(folder: Path) -> DiffCalTable:
+    return read_diffcal(Path(folder) / TABLE_FILE)
+
+
+def read_focused(folder: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(group_ids, d_edges, counts)`` of the final focused spectra."""
+    with h5py.File(Path(folder) / FOCUSED_FILE) as f:
+        return f["group_ids"][()], f["d_edges_angstrom"][()], f["counts"][()]
