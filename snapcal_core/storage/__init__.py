@@ -1,0 +1,1 @@
+"""Versioned calibration store: SNAPRed-compatible folders and index, atomic, locked, reconcilable."""
