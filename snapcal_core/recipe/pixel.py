@@ -151,49 +151,89 @@ def _row_group(group_of_pixel: np.ndarray, group_ids: np.ndarray) -> np.ndarray:
     return np.where(valid, row, -1).astype(np.int64)
 
 
+@dataclass
+class PixelLoop:
+    """Everything the loop carries between iterations (so each iteration can run as its own task)."""
+
+    windows: PixelWindows
+    row_group: np.ndarray
+    events: SortedEvents
+    table: DiffCalTable
+    input_masked: np.ndarray
+    group_of_pixel: np.ndarray
+    settings: PixelCalibrationSettings
+    result: PixelCalibrationResult
+    previous_median: float = np.inf
+    done: bool = False
+
+
+def start_loop(
+    *, pixel: np.ndarray, tof_us: np.ndarray, group_of_pixel: np.ndarray, peaks: Sequence[GroupPeakList],
+    table: DiffCalTable, settings: PixelCalibrationSettings = PixelCalibrationSettings(),
+    input_use: np.ndarray | None = None,
+) -> PixelLoop:
+    """Prepare the loop from ``table`` (current constants); ``input_use`` is the mask before the loop."""
+    peaks = sorted(peaks, key=lambda g: g.group_id)
+    windows = plan_windows(peaks, settings)
+    row_group = _row_group(group_of_pixel, windows.group_ids)
+    in_group = row_group >= 0
+    base_use = table.use if input_use is None else input_use
+    difc = table.difc.astype(np.float64).copy()
+    result = PixelCalibrationResult(difc=difc, use=(table.use > 0).astype(np.int32),
+                                    difc_uncertainty=np.full(difc.shape, np.nan),
+                                    statistical_bound=np.full(difc.shape, np.nan), offsets_bins=np.zeros(difc.shape),
+                                    counts_in_windows=np.zeros(difc.shape), log_step=windows.log_step)
+    return PixelLoop(windows=windows, row_group=row_group, events=sort_events(pixel, tof_us, group_of_pixel.shape[0]),
+                     table=table, input_masked=in_group & (base_use == 0), group_of_pixel=group_of_pixel,
+                     settings=settings, result=result)
+
+
+def run_iteration(loop: PixelLoop, iteration: int) -> PixelIteration:
+    """One iteration: histogram, correlate, mask failures, update DIFC, decide whether to stop."""
+    r, w, settings = loop.result, loop.windows, loop.settings
+    in_group = loop.row_group >= 0
+    offset, sigma, bound, failed, counts = pixel_iteration(events=loop.events, row_group=loop.row_group, windows=w,
+                                                           difc=r.difc, table=loop.table, use=r.use)
+    r.use[in_group & (failed | (counts < settings.min_counts) | ~np.isfinite(offset))] = 0
+    ok = in_group & (r.use > 0)
+    r.difc[ok] *= (1.0 + abs(w.log_step)) ** (-offset[ok])
+    r.offsets_bins, r.counts_in_windows = np.where(ok, offset, np.nan), counts
+    r.difc_uncertainty = np.where(ok, sigma * abs(w.log_step), np.nan)
+    r.statistical_bound = np.where(ok, bound * abs(w.log_step), np.nan)
+    stats = _iteration_stats(iteration, offset[ok], in_group, r.use, loop.input_masked)
+    r.iterations.append(stats)
+    if stats.median_abs_offset_bins < settings.convergence_threshold_bins:
+        r.converged, r.stop_reason = True, f"median |offset| below {settings.convergence_threshold_bins} bins"
+    elif stats.median_abs_offset_bins >= loop.previous_median:
+        r.stop_reason = "median |offset| stopped decreasing"
+    elif iteration >= settings.max_iterations:
+        r.stop_reason = f"reached {settings.max_iterations} iterations"
+    loop.done = bool(r.stop_reason)
+    loop.previous_median = stats.median_abs_offset_bins
+    return stats
+
+
+def finish_loop(loop: PixelLoop) -> PixelCalibrationResult:
+    """Mask pixels still far off after the last iteration; error if too many were newly masked."""
+    _mask_unconverged(loop.result, loop.row_group >= 0, loop.input_masked, loop.settings, loop.group_of_pixel)
+    return loop.result
+
+
 def calibrate_pixels(
     *, pixel: np.ndarray, tof_us: np.ndarray, group_of_pixel: np.ndarray, peaks: Sequence[GroupPeakList],
     table: DiffCalTable, settings: PixelCalibrationSettings = PixelCalibrationSettings(),
     on_iteration: Callable[[PixelIteration], None] | None = None,
 ) -> PixelCalibrationResult:
     """Run the cross-correlation loop (module docstring) and return new DIFC, mask and statistics."""
-    peaks = sorted(peaks, key=lambda g: g.group_id)
-    windows = plan_windows(peaks, settings)
-    row_group = _row_group(group_of_pixel, windows.group_ids)
-    in_group = row_group >= 0
-    events = sort_events(pixel, tof_us, group_of_pixel.shape[0])
-    difc = table.difc.astype(np.float64).copy()
-    use = (table.use > 0).astype(np.int32)
-    input_masked = in_group & (use == 0)
-    result = PixelCalibrationResult(difc=difc, use=use, difc_uncertainty=np.full(difc.shape, np.nan),
-                                    statistical_bound=np.full(difc.shape, np.nan), offsets_bins=np.zeros(difc.shape),
-                                    counts_in_windows=np.zeros(difc.shape), log_step=windows.log_step)
-    previous = np.inf
-    for it in range(1, settings.max_iterations + 1):
-        offset, sigma, bound, failed, counts = pixel_iteration(events=events, row_group=row_group, windows=windows,
-                                                               difc=difc, table=table, use=use)
-        bad = in_group & (failed | (counts < settings.min_counts) | ~np.isfinite(offset))
-        use[bad] = 0
-        ok = in_group & (use > 0)
-        difc[ok] *= (1.0 + abs(windows.log_step)) ** (-offset[ok])
-        result.offsets_bins, result.counts_in_windows = np.where(ok, offset, np.nan), counts
-        result.difc_uncertainty = np.where(ok, sigma * abs(windows.log_step), np.nan)
-        result.statistical_bound = np.where(ok, bound * abs(windows.log_step), np.nan)
-        stats = _iteration_stats(it, offset[ok], in_group, use, input_masked)
-        result.iterations.append(stats)
+    loop = start_loop(pixel=pixel, tof_us=tof_us, group_of_pixel=group_of_pixel, peaks=peaks, table=table,
+                      settings=settings)
+    iteration = 0
+    while not loop.done:
+        iteration += 1
+        stats = run_iteration(loop, iteration)
         if on_iteration is not None:
             on_iteration(stats)
-        if stats.median_abs_offset_bins < settings.convergence_threshold_bins:
-            result.converged, result.stop_reason = True, f"median |offset| below {settings.convergence_threshold_bins} bins"
-            break
-        if stats.median_abs_offset_bins >= previous:
-            result.stop_reason = "median |offset| stopped decreasing"
-            break
-        previous = stats.median_abs_offset_bins
-    else:
-        result.stop_reason = f"reached {settings.max_iterations} iterations"
-    _mask_unconverged(result, in_group, input_masked, settings, group_of_pixel)
-    return result
+    return finish_loop(loop)
 
 
 def _iteration_stats(it: int, offsets: np.ndarray, in_group, use, input_masked) -> PixelIteration:

@@ -1,0 +1,1 @@
+"""Quality reports: markdown tables and PNG plots of a calibration, and comparisons."""

@@ -1,0 +1,31 @@
+"""Markdown report of a calibration for the approval step."""
+
+from __future__ import annotations
+
+from snapcal_core.recipe.metrics import DifcChange
+from snapcal_core.recipe.result_io import ResultSummary
+
+
+def _f(v: float, fmt: str) -> str:
+    return "-" if v is None or v != v else format(v, fmt)
+
+
+def report_markdown(summary: ResultSummary, *, iteration: int, comparisons: dict[str, list[DifcChange]]) -> str:
+    """Per-group table (peaks, sigma/d, strain, relative strain, DIFC) and DIFC changes against others."""
+    lines = [f"### Run {summary.run_number}, {summary.sample}, {summary.grouping} "
+             f"({'Lite' if summary.lite else 'native'}), iteration {iteration}",
+             f"Pixel step: {summary.stop_reason}; {len(summary.iterations)} iteration(s); "
+             f"{summary.n_masked} of {summary.n_pixels} pixels masked.", "",
+             "| group | 2theta | peaks | DIFC | TZERO | sigma/d | strain | rel. strain (ppm) |",
+             "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for g in summary.groups:
+        m = g.metrics
+        lines.append(f"| {g.group_id} | {g.two_theta_deg:.1f} | {m.n_peaks_fitted}/{m.n_peaks_attempted} | "
+                     f"{_f(g.difc_fit.difc, '.2f')} +- {_f(g.difc_fit.difc_error, '.2f')} | {_f(g.difc_fit.tzero, '.2f')} | "
+                     f"{_f(m.sigma_mean, '.5f')} | {_f(m.strain_mean, '.2f')} | {_f(m.relative_strain_ppm_mean, '.1f')} |")
+    for label, changes in comparisons.items():
+        lines += ["", f"DIFC change vs {label} (ppm, per pixel):", "",
+                  "| group | mean | std | max abs | pixels |", "| ---: | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {c.group_id} | {_f(c.mean_ppm, '.1f')} | {_f(c.std_ppm, '.1f')} | {_f(c.max_abs_ppm, '.1f')} | "
+                  f"{c.n_compared} |" for c in changes]
+    return "\n".join(lines)

@@ -1,0 +1,85 @@
+"""PNG plots of a calibration: focused spectra with fits, DIFC change on the detector, strain vs 2theta."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from snapcal_core.constants import N_PANELS  # noqa: E402
+from snapcal_core.recipe.result_io import ResultSummary, read_focused  # noqa: E402
+
+#: Panel k -> (row, column) in a detector picture: columns 1..6 left to right, rows bottom-up.
+_PANEL_CELL = {k: (2 - k % 3, k // 3) for k in range(N_PANELS)}
+
+
+def focused_spectra_png(summary: ResultSummary, path: Path) -> Path:
+    """One panel per group: focused counts vs d, fit windows shaded, fitted centres marked."""
+    group_ids, edges, counts = read_focused(Path(summary.folder))
+    centres = np.sqrt(edges[1:] * edges[:-1])
+    n = len(group_ids)
+    fig, axes = plt.subplots(n, 1, figsize=(10, 2.0 * n), squeeze=False)
+    for ax, gid, y in zip(axes[:, 0], group_ids, counts):
+        g = next(s for s in summary.groups if s.group_id == gid)
+        ax.plot(centres, y, lw=0.6, color="k")
+        for f in g.fits_d:
+            ax.axvspan(*f.window, color="tab:green" if f.accepted else "tab:red", alpha=0.15)
+            if f.accepted:
+                ax.axvline(f.centre, color="tab:blue", lw=0.6)
+        ax.set_xlim(min(f.window[0] for f in g.fits_d) * 0.95, max(f.window[1] for f in g.fits_d) * 1.05)
+        ax.set_ylabel(f"group {gid}")
+    axes[-1, 0].set_xlabel("d (angstrom)")
+    fig.suptitle(f"run {summary.run_number}: focused spectra, fit windows (green accepted, red rejected)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def difc_change_png(new_difc: np.ndarray, old_difc: np.ndarray, use: np.ndarray, path: Path, *, title: str) -> Path:
+    """DIFC change (ppm) of every pixel as a picture of the detector (18 panels)."""
+    change = np.where((use > 0) & (old_difc > 0), (new_difc / np.where(old_difc > 0, old_difc, 1) - 1) * 1e6, np.nan)
+    side = int(round(np.sqrt(change.size // N_PANELS)))
+    image = np.full((3 * side, 6 * side), np.nan)
+    for k in range(N_PANELS):
+        r, c = _PANEL_CELL[k]
+        block = change[k * side * side:(k + 1) * side * side].reshape(side, side)  # [ix, iy]
+        image[r * side:(r + 1) * side, c * side:(c + 1) * side] = block.T[::-1]
+    lim = np.nanpercentile(np.abs(image), 99) if np.isfinite(image).any() else 1.0
+    fig, ax = plt.subplots(figsize=(10, 5))
+    im = ax.imshow(image, cmap="coolwarm", vmin=-lim, vmax=lim)
+    ax.set_xticks([(c + 0.5) * side for c in range(6)], [f"column {c + 1}" for c in range(6)])
+    ax.set_yticks([])
+    fig.colorbar(im, ax=ax, label="DIFC change (ppm)")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def strain_png(summary: ResultSummary, path: Path) -> Path:
+    """Relative strain (ppm) of every accepted peak against two-theta of its group."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for g in summary.groups:
+        ok = [f for f in g.fits_d if f.accepted]
+        ax.scatter([g.two_theta_deg] * len(ok), [(f.centre / f.d_ref_angstrom - 1) * 1e6 for f in ok], s=12,
+                   label=f"group {g.group_id}")
+    ax.axhline(0, color="k", lw=0.5)
+    ax.set_xlabel("two-theta (deg)")
+    ax.set_ylabel("(d_fit - d_ref)/d_ref (ppm)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def data_url(path: Path) -> str:
+    """A ``data:image/png;base64,...`` URL (renders offline in the Prefect UI)."""
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
