@@ -1,15 +1,24 @@
-"""``make demo``: simulate a SNAP diamond run into ./var and take it through the pipeline."""
+"""``make demo``: simulate a SNAP diamond run into ./var and calibrate it end to end on an embedded
+Prefect server, approving automatically, then show where the new version was written."""
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
-from snapcal_core.cli._common import console, print_table
-from snapcal_core.cli.inspect import run_summary
-from snapcal_core.errors import IptsNotFoundError
-from snapcal_core.data.locate import find_ipts
-from snapcal_core.settings import get_settings
-from snapcal_core.simulate.run import simulate_run
+# Prefect's state stays in var/ too, the embedded server starts on demand, and nothing phones home.
+os.environ.setdefault("PREFECT_HOME", str(Path("var/prefect").resolve()))
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+
+from snapcal_core.cli._common import console, print_table  # noqa: E402
+from snapcal_core.cli.inspect import run_summary  # noqa: E402
+from snapcal_core.data.locate import find_ipts  # noqa: E402
+from snapcal_core.errors import IptsNotFoundError  # noqa: E402
+from snapcal_core.settings import get_settings  # noqa: E402
+from snapcal_core.simulate.run import simulate_run  # noqa: E402
 
 DEMO_RUN = 58810
 DEMO_IPTS = 32163
@@ -29,12 +38,16 @@ def main() -> None:
                            settings=settings)
         console.print(f"simulated {sim.n_events:,} diamond events in {time.perf_counter() - t0:.1f} s -> {sim.raw_path}")
         console.print(f"truth (for scoring): {sim.truth_path}")
-    t0 = time.perf_counter()
     summary = run_summary(str(DEMO_RUN), lite=True, grouping="Column")
-    console.print(f"loaded and converted to Lite in {time.perf_counter() - t0:.1f} s")
     console.print(f"state id: [bold]{summary['state_id']}[/bold]")
     print_table(f"run {DEMO_RUN}: {summary['events_in_band']:,} events in band per Column group (Lite)",
                 ["group", "events"], [[g, n] for g, n in summary["events_per_group"].items()])
+    console.rule("calibration flow (embedded Prefect server, approved automatically)")
+    from flows.cli import calibrate
+
+    calibrate(run=DEMO_RUN, sample="diamond", grouping="Column", native=False, fit="difc", skip_pixel=False,
+              approve=True, author="make demo", interactive=False, pause_timeout=600)
+    console.print("Inspect the store with: .venv/bin/snapcal index list ; .venv/bin/snapcal index show 1")
 
 
 if __name__ == "__main__":

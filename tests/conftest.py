@@ -12,13 +12,13 @@ import pytest
 os.environ.update(
     {
         "PREFECT_HOME": tempfile.mkdtemp(prefix="snapcal-prefect-test-"),
-        "PREFECT_API_URL": "",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
         "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }
 )
+os.environ.pop("PREFECT_API_URL", None)  # never a real server: the session harness starts its own
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REFERENCE = SHARED / "reference"

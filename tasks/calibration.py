@@ -1,0 +1,91 @@
+"""Prefect tasks of the calibration flow: each a few lines around a ``snapcal_core`` step.
+
+They exchange paths and small pydantic models; events and tables stay in the scratch area.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from snapcal_core import __version__, pipeline
+from snapcal_core.io.diffcal import read_diffcal
+from snapcal_core.models import DetectorState
+from snapcal_core.pipeline import CalibrationRequest, PixelStep, RunRef
+from snapcal_core.recipe.pixel import PixelIteration
+from snapcal_core.recipe.result_io import ResultSummary, read_table
+from snapcal_core.report.build import ReportRef, build_report
+from snapcal_core.settings import get_settings
+from snapcal_core.storage.models import SavedVersion, SaveRequest
+from snapcal_core.storage.store import save_calibration
+
+
+def raw_file_key(context, parameters) -> str:
+    """Cache key of a run's raw file: path + size + mtime (a rewritten file is not served stale)."""
+    ref: RunRef = parameters["ref"]
+    st = Path(ref.raw_path).stat()
+    text = f"snapcal {__version__}:{ref.raw_path}:{st.st_size}:{st.st_mtime_ns}:{parameters['lite']}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@task(retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def resolve_run(run_number: int) -> RunRef:
+    """Find the run's IPTS and raw file and read its instrument state."""
+    return pipeline.resolve_run(run_number, get_settings())
+
+
+@task(retries=2, retry_delay_seconds=1, cache_key_fn=raw_file_key, persist_result=True,
+      cache_expiration=timedelta(days=7))
+def load_events(ref: RunRef, lite: bool) -> str:
+    """Load the run's events (converted to Lite if asked) into the scratch area; returns the folder."""
+    return pipeline.load_to_scratch(ref.run_number, lite=lite, settings=get_settings())
+
+
+@task(cache_policy=NO_CACHE)
+def initial_table(events_path: str, request: CalibrationRequest, work_dir: str, start_table: str | None) -> str:
+    """The table the pixel loop starts from."""
+    return pipeline.initial_table(events_path, request, Path(work_dir), start_table)
+
+
+@task(cache_policy=NO_CACHE, task_run_name="pixel-iteration-{iteration}")
+def pixel_iteration(events_path: str, request: CalibrationRequest, table_in: str, table_initial: str, iteration: int,
+                    previous_median: float, work_dir: str) -> PixelStep:
+    """One cross-correlation iteration (the UI shows one task per iteration)."""
+    return pipeline.pixel_step(events_path, request, table_in=table_in, table_initial=table_initial,
+                               iteration=iteration, previous_median=previous_median, work_dir=Path(work_dir))
+
+
+@task(cache_policy=NO_CACHE)
+def group_calibration(events_path: str, request: CalibrationRequest, table_path: str, out_folder: str,
+                      iterations: list[PixelIteration], stop_reason: str, converged: bool | None) -> ResultSummary:
+    """Focus, fit every group's peaks, fit DIFC per group, compute the quality metrics."""
+    return pipeline.group_step(events_path, request, table_path=table_path, out_folder=Path(out_folder),
+                               iterations=iterations, stop_reason=stop_reason, converged=converged)
+
+
+@task(cache_policy=NO_CACHE)
+def assess(summaries: list[ResultSummary], state: DetectorState, compare_versions: list[int]) -> ReportRef:
+    """Report and plots of the latest iteration, compared with earlier iterations and stored versions."""
+    return build_report(summaries, state=state, home=get_settings().calibration_home, compare_versions=compare_versions)
+
+
+@task(retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def save(summary: ResultSummary, state: DetectorState, author: str, comments: str, applies_to: str,
+         extra_files: dict[str, str]) -> SavedVersion:
+    """Persist the approved iteration as a new version in the calibration store."""
+    request = SaveRequest(
+        run_number=summary.run_number, state=state, lite=summary.lite, author=author, comments=comments,
+        applies_to=applies_to, calibrant=summary.sample, grouping=summary.grouping,
+        calculation_parameters=summary.settings.model_dump(mode="json"),
+        group_metrics=[g.metrics.model_dump(mode="json") for g in summary.groups],
+        iterations=[i.model_dump(mode="json") for i in summary.iterations])
+    return save_calibration(get_settings().calibration_home, request, read_table(Path(summary.folder)),
+                            extra_files={k: Path(v) for k, v in extra_files.items()})
+
+
+__all__ = ["resolve_run", "load_events", "initial_table", "pixel_iteration", "group_calibration", "assess", "save",
+           "read_diffcal"]
