@@ -110,6 +110,16 @@ def wait_for_decision(description: str, *, params: CalibrationParameters, n_iter
     return None
 
 
+def leave_expired_pause(flow_run_id: str) -> None:
+    """After a pause timeout the server accepts only a cancellation out of the expired pause (any other
+    state becomes Failed); go through Cancelling so the run can end Cancelled, nothing saved."""
+    from prefect.client.orchestration import get_client
+    from prefect.states import Cancelling
+
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(flow_run_id, Cancelling(message="approval timed out"), force=True)
+
+
 @flow(name="snap-calibration", log_prints=True)
 def calibration_flow(params: CalibrationParameters):
     """Calibrate one run: iterate until a person accepts (saved) or cancels (nothing saved)."""
@@ -127,6 +137,8 @@ def calibration_flow(params: CalibrationParameters):
         reports.append(t.assess(summaries, ref.state, compare))
         description = publish(reports[-1], ref.run_number)
         approval = wait_for_decision(description, params=params, n_iterations=len(summaries), round_=len(summaries))
+        if approval is None:
+            leave_expired_pause(flow_run_id)
         if approval is None or approval.decision == "cancel":
             shutil.rmtree(work, ignore_errors=True)
             why = "approval timed out" if approval is None else f"cancelled by {approval.author}"
