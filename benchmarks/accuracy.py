@@ -1,0 +1,69 @@
+"""Accuracy of the recipe against the simulator's truth; prints the figures of docs/accuracy.md.
+
+Usage: ``.venv/bin/python benchmarks/accuracy.py [--events 2e7] [--native]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+
+from snapcal_core.calibrant.reflections import reflections
+from snapcal_core.data.load import load_run
+from snapcal_core.instrument.geometry import snap_geometry
+from snapcal_core.instrument.groupings import builtin_grouping
+from snapcal_core.recipe.calibrate import RecipeSettings, calibrate
+from snapcal_core.settings import get_settings
+from snapcal_core.simulate.run import simulate_run
+from snapcal_core.simulate.truth import read_truth
+
+
+def pixel_errors(table, truth, grouping):
+    err = np.full(truth.n_rows, np.nan)
+    for g in grouping.group_ids:
+        sel = (grouping.group_of_pixel == g) & (table.use > 0)
+        r = table.difc[sel] / truth.difc[sel]
+        err[sel] = r / r.mean() - 1
+    return err
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=float, default=2e7)
+    parser.add_argument("--native", action="store_true")
+    args = parser.parse_args()
+    lite = not args.native
+    settings = get_settings(data_root=tempfile.mkdtemp(prefix="snapcal-accuracy-"))
+    sim = simulate_run(run_number=1, ipts=1, sample="diamond", n_events=int(args.events), seed=11, settings=settings)
+    events = load_run(1, lite=lite, settings=settings)
+    truth = read_truth(sim.raw_path, lite=lite)
+    grouping = builtin_grouping("Column", lite=lite)
+    geometric = snap_geometry(arc_deg=sim.state.arc_deg, lin_m=sim.state.lin_m, lite=lite).difc_us_per_angstrom
+    diamond = reflections("stdlib::C_sg227_Diamond.ncmat")
+    t0 = time.perf_counter()
+    result = calibrate(events=events, grouping=grouping, reflections=diamond)
+    elapsed = time.perf_counter() - t0
+    skipped = calibrate(events=events, grouping=grouping, reflections=diamond, settings=RecipeSettings(skip_pixel=True))
+    print(f"{args.events:.0e} events, {'Lite' if lite else 'native'}, Column; calibrate() {elapsed:.1f} s; "
+          f"iterations {len(result.iterations)} ({result.pixel.stop_reason})")
+    print("| group | DIFC error vs truth (ppm) | pixel RMS error (ppm) | counting bound RMS (ppm) | ratio | pull std |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    err = pixel_errors(result.table, truth, grouping)
+    pull = err / result.pixel.difc_uncertainty
+    for g in grouping.group_ids:
+        sel = (grouping.group_of_pixel == g) & (result.table.use > 0)
+        ours, true = np.mean(result.table.difc[sel] / geometric[sel]), np.mean(truth.difc[sel] / geometric[sel])
+        bound = result.pixel.statistical_bound[sel]
+        b = np.sqrt(np.nanmean(bound[np.isfinite(bound)] ** 2))
+        e = np.nanstd(err[sel])
+        print(f"| {g} | {(ours / true - 1) * 1e6:.1f} | {e * 1e6:.0f} | {b * 1e6:.0f} | {e / b:.2f} | "
+              f"{np.nanstd(pull[sel]):.2f} |")
+    print(f"per-pixel RMS error with pixel step {np.nanstd(err) * 1e6:.0f} ppm, without "
+          f"{np.nanstd(pixel_errors(skipped.table, truth, grouping)) * 1e6:.0f} ppm")
+
+
+if __name__ == "__main__":
+    main()
