@@ -36,10 +36,29 @@ def _when(ts: float) -> str:
 def list_cmd(state: str = STATE, native: bool = NATIVE) -> None:
     """Versions with run, appliesTo, author, time and comments."""
     home, sid = get_settings().calibration_home, _state(state)
-    rows = [[e.version, e.runNumber, e.appliesTo, e.author, _when(e.timestamp), e.comments[:50]]
-            for e in list_versions(home, sid, lite=not native)]
-    print_table(f"state {sid} ({'native' if native else 'lite'})", ["version", "run", "appliesTo", "author", "time",
-                                                                      "comments"], rows)
+    rows = []
+    for e in list_versions(home, sid, lite=not native):
+        metrics = version_metrics(home, sid, lite=not native, version=e.version)
+        rows.append([e.version, e.runNumber, e.appliesTo, e.author, _when(e.timestamp), metrics, e.comments[:40]])
+    print_table(f"state {sid} ({'native' if native else 'lite'})",
+                ["version", "run", "appliesTo", "author", "time", "groups: peaks, mean sigma/d, max |strain| ppm",
+                 "comments"], rows)
+
+
+def version_metrics(home, state_id: str, *, lite: bool, version: int) -> str:
+    """Key metrics of a stored version from its record ('-' when it has none, e.g. v_0000)."""
+    try:
+        metrics = load_version(home, state_id, lite=lite, version=version).record.groupMetrics
+    except StorageError as exc:
+        return f"unreadable: {exc}"
+    if not metrics:
+        return "-"
+    sigma = [m["sigma_mean"] for m in metrics if m.get("sigma_mean") == m.get("sigma_mean")]
+    strain = [abs(m["relative_strain_ppm_mean"]) for m in metrics
+              if m.get("relative_strain_ppm_mean") == m.get("relative_strain_ppm_mean")]
+    peaks = sum(m.get("n_peaks_fitted", 0) for m in metrics)
+    return (f"{len(metrics)}: {peaks}, {sum(sigma) / max(1, len(sigma)):.4f}, "
+            f"{max(strain, default=float('nan')):.0f}")
 
 
 @index_app.command("show")
