@@ -119,7 +119,7 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
             failed[p] = True
             continue
         offset[p] = k - max_lag + 0.5 * (like[k - 1] - like[k + 1]) / curv
-        sigma[p] = 1.0 / np.sqrt(-curv)
+        sigma[p] = _sandwich_sigma(hist[p], ref, floor, k - max_lag, win_offset[g], win_nbins[g], win_count[g])
         fisher = 0.0
         for w in range(win_count[g]):
             o, n = win_offset[g, w], win_nbins[g, w]
@@ -134,6 +134,34 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
                 fisher += dl * dl / lam
         bound[p] = 1.0 / np.sqrt(fisher) if fisher > 0.0 else np.inf
     return offset, sigma, bound, failed
+
+
+@numba.njit(nogil=True, cache=True)
+def _sandwich_sigma(p, ref, floor, lag, offsets, nbins, count):
+    """Standard error of the lag solving ``sum_b p_b u_b(lag) = 0`` with the score
+    ``u_b = r'_{b+lag}/r_{b+lag} - R'/R`` (R = window sum of r):
+    ``sqrt(sum p u^2) / |sum p u'|`` (Poisson variance of p; robust to a mismatched shape)."""
+    num = 0.0
+    den = 0.0
+    for w in range(count):
+        o, n = offsets[w], nbins[w]
+        big_r = 0.0
+        big_d = 0.0
+        for b in range(1, n - 1):
+            big_r += max(ref[o + b], floor)
+            big_d += 0.5 * (ref[o + b + 1] - ref[o + b - 1])
+        mean_score = big_d / big_r if big_r > 0.0 else 0.0
+        for b in range(n):
+            j = b + lag
+            if p[o + b] == 0.0 or j < 1 or j >= n - 1:
+                continue
+            r0 = max(ref[o + j], floor)
+            d1 = 0.5 * (ref[o + j + 1] - ref[o + j - 1]) / r0
+            d2 = (ref[o + j + 1] - 2.0 * ref[o + j] + ref[o + j - 1]) / r0
+            u = d1 - mean_score
+            num += p[o + b] * u * u
+            den += p[o + b] * (d2 - d1 * d1)
+    return np.sqrt(num) / abs(den) if den != 0.0 else np.inf
 
 
 @numba.njit(nogil=True, cache=True)
