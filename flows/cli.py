@@ -66,6 +66,18 @@ def _ask(run_number: int, flow_run_id) -> dict:
     return answer
 
 
+def _start_api() -> None:
+    """Start (or reach) the API once, before any thread needs it: two threads starting the embedded
+    server at the same moment race for its port."""
+    import os
+
+    from prefect.client.orchestration import get_client
+
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    with get_client(sync_client=True) as client:
+        client.hello()
+
+
 def calibrate(
     run: int = typer.Argument(..., help="Run number of the calibrant run"),
     sample: str = typer.Option("diamond", "--sample", help="Calibrant sample"),
@@ -89,6 +101,7 @@ def calibrate(
     params = CalibrationParameters(run_number=run, sample=sample, grouping=grouping, lite=not native, fit_mode=fit,
                                    skip_pixel=skip_pixel, approval="auto" if approve else "manual",
                                    auto_author=author, pause_timeout_s=pause_timeout)
+    _start_api()
     box: dict = {}
     started = time.time()
     worker = threading.Thread(target=lambda: box.update(state=calibration_flow(params, return_state=True)), daemon=True)
