@@ -48,17 +48,20 @@ def window_histograms(sorted_tof, start, row_group, difc, difa, tzero, group_dif
         if g < 0:
             continue
         stretch = difc[p] / group_difc[g]
+        n_w = win_count[g]
+        lo_d = np.empty(n_w)
+        hi_d = np.empty(n_w)
+        for w in range(n_w):  # window edges back in this pixel's plain d: one compare per event and window
+            lo_d[w] = win_d[g, w] + (np.exp(win_lo[g, w]) - win_d[g, w]) / stretch
+            hi_d[w] = win_d[g, w] + (np.exp(win_lo[g, w] + win_nbins[g, w] / inv_log_step) - win_d[g, w]) / stretch
         for i in range(start[p], start[p + 1]):
             d = d_from_tof_scalar(sorted_tof[i], difc[p], difa[p], tzero[p])
-            if not d > 0.0:
-                continue
-            for w in range(win_count[g]):
-                dd = win_d[g, w] + (d - win_d[g, w]) * stretch
-                if not dd > 0.0:
-                    continue
-                b = int(np.floor((np.log(dd) - win_lo[g, w]) * inv_log_step))
-                if 0 <= b < win_nbins[g, w]:
-                    out[p, win_offset[g, w] + b] += 1.0
+            for w in range(n_w):
+                if lo_d[w] <= d < hi_d[w]:
+                    dd = win_d[g, w] + (d - win_d[g, w]) * stretch
+                    b = int(np.floor((np.log(dd) - win_lo[g, w]) * inv_log_step))
+                    if 0 <= b < win_nbins[g, w]:
+                        out[p, win_offset[g, w] + b] += 1.0
                     break
     return out
 
@@ -72,9 +75,10 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
     (a cross-correlation of p with log r, normalised over the overlap). Unlike the plain
     ``sum p r`` it reaches the counting-statistics bound (plain CC of a Gaussian peak loses ~35 %
     in precision). ``offset`` = lag of the maximum, refined by a parabola through three points:
-    the pixel's peaks sit ``-offset`` bins from the reference's. Its standard error is
-    ``1 / sqrt(-L'')`` (observed Fisher information). Also returned: the Cramer-Rao bound for a
-    pixel with the reference shape and the pixel's counts, and a failure flag.
+    the pixel's peaks sit ``-offset`` bins from the reference's. Its standard error is the
+    sandwich estimate of :func:`_sandwich_sigma` (right even when the reference shape is not
+    exactly the pixel's). Also returned: the Cramer-Rao bound for a pixel with the reference
+    shape and the pixel's counts, and a failure flag.
     """
     n_pixels = hist.shape[0]
     n_lags = 2 * max_lag + 1
@@ -89,29 +93,28 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
         ref = reference[g] - hist[p] if use[p] > 0 else reference[g].copy()
         floor = 1e-3 * max(ref.max(), 1e-12)
         log_ref = np.log(np.maximum(ref, floor))
-        like = np.zeros(n_lags)
         total = 0.0
         for w in range(win_count[g]):
-            o, n = win_offset[g, w], win_nbins[g, w]
-            counts = 0.0
-            for b in range(n):
-                counts += hist[p, o + b]
-            if counts == 0.0:
-                continue
-            total += counts
-            for k in range(n_lags):
-                lag = k - max_lag
-                acc = 0.0
-                norm = 0.0
-                for b in range(max(0, -lag), min(n, n - lag)):
-                    acc += hist[p, o + b] * log_ref[o + b + lag]
-                    norm += max(ref[o + b + lag], floor)
-                like[k] += acc - counts * np.log(norm)
+            for b in range(win_nbins[g, w]):
+                total += hist[p, win_offset[g, w] + b]
         if total == 0.0:
             failed[p] = True
             continue
+        like = np.full(n_lags, -np.inf)
+        # coarse search on every `stride`-th lag, then every lag around the best (L is smooth on the
+        # scale of a peak width, several bins)
+        stride = 3
+        best = 0
+        for k in range(0, n_lags, stride):
+            like[k] = _likelihood(hist[p], ref, log_ref, floor, k - max_lag, win_offset[g], win_nbins[g], win_count[g])
+            if like[k] > like[best]:
+                best = k
+        for k in range(max(0, best - stride), min(n_lags, best + stride + 1)):
+            if like[k] == -np.inf:
+                like[k] = _likelihood(hist[p], ref, log_ref, floor, k - max_lag, win_offset[g], win_nbins[g],
+                                      win_count[g])
         k = np.argmax(like)
-        if k == 0 or k == n_lags - 1:
+        if k == 0 or k == n_lags - 1 or like[k - 1] == -np.inf or like[k + 1] == -np.inf:
             failed[p] = True
             continue
         curv = like[k + 1] - 2.0 * like[k] + like[k - 1]
@@ -134,6 +137,29 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
                 fisher += dl * dl / lam
         bound[p] = 1.0 / np.sqrt(fisher) if fisher > 0.0 else np.inf
     return offset, sigma, bound, failed
+
+
+@numba.njit(nogil=True, cache=True)
+def _likelihood(p, ref, log_ref, floor, lag, offsets, nbins, count):
+    """``sum_b p_b log r_{b+lag} - N_w log sum_b r_{b+lag}`` summed over the windows; the sums run over
+    the overlap, ``N_w`` is all of the window's counts (so moving counts out of the overlap costs)."""
+    total = 0.0
+    for w in range(count):
+        o, n = offsets[w], nbins[w]
+        counts = 0.0
+        for b in range(n):
+            counts += p[o + b]
+        if counts == 0.0:
+            continue
+        acc = 0.0
+        norm = 0.0
+        for b in range(max(0, -lag), min(n, n - lag)):
+            c = p[o + b]
+            if c != 0.0:
+                acc += c * log_ref[o + b + lag]
+            norm += max(ref[o + b + lag], floor)
+        total += acc - counts * np.log(norm)
+    return total
 
 
 @numba.njit(nogil=True, cache=True)
