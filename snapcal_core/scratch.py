@@ -11,11 +11,15 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
 from snapcal_core.models import EventData, RunMetadata
+
+T = TypeVar("T")
 
 
 def events_dir(scratch_dir: Path, *, run_number: int, lite: bool) -> Path:
@@ -23,24 +27,33 @@ def events_dir(scratch_dir: Path, *, run_number: int, lite: bool) -> Path:
     return Path(scratch_dir) / f"run_{run_number:06d}" / ("events_lite" if lite else "events_native")
 
 
-def save_events(events: EventData, folder: Path) -> Path:
-    """Write ``events`` into ``folder`` (replaced atomically if it exists) and return it."""
+def write_folder(folder: Path, fill: Callable[[Path], T]) -> T:
+    """Build ``folder`` with ``fill(tmp)`` in a temporary sibling, then swap it into place."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}")
     tmp.mkdir()
     try:
-        np.save(tmp / "pixel.npy", events.pixel)
-        np.save(tmp / "tof_us.npy", events.tof_us)
-        (tmp / "metadata.json").write_text(
-            json.dumps({"lite": events.lite, "metadata": events.metadata.model_dump(mode="json")}, indent=1)
-        )
+        value = fill(tmp)
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+    return value
+
+
+def save_events(events: EventData, folder: Path) -> Path:
+    """Write ``events`` into ``folder`` (replaced atomically if it exists) and return it."""
+
+    def fill(tmp: Path) -> None:
+        np.save(tmp / "pixel.npy", events.pixel)
+        np.save(tmp / "tof_us.npy", events.tof_us)
+        meta = {"lite": events.lite, "metadata": events.metadata.model_dump(mode="json")}
+        (tmp / "metadata.json").write_text(json.dumps(meta, indent=1))
+
+    write_folder(folder, fill)
+    return Path(folder)
 
 
 def load_events(folder: Path, *, mmap: bool = True) -> EventData:

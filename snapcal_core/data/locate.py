@@ -27,22 +27,21 @@ def lite_file_path(data_root: Path, *, ipts: int, run_number: int) -> Path:
     return ipts_dir(data_root, ipts) / "shared" / "lite" / f"SNAP_{run_number}.lite.nxs.h5"
 
 
+#: Where runs live below ``<data_root>/SNAP``: (glob, file suffix, depth of the IPTS folder above the file).
+_RUN_FILES = (("IPTS-*/nexus/SNAP_*.nxs.h5", ".nxs.h5", 1), ("IPTS-*/shared/lite/SNAP_*.lite.nxs.h5", ".lite.nxs.h5", 2))
+
+
 def _scan(data_root: Path) -> dict[int, int]:
+    """run -> IPTS for every raw file (or, failing that, Lite copy) in the facility tree."""
     found: dict[int, int] = {}
-    for path in (Path(data_root) / "SNAP").glob("IPTS-*/nexus/SNAP_*.nxs.h5"):
-        try:
-            ipts = int(path.parents[1].name.removeprefix("IPTS-"))
-            run = int(path.name.removeprefix("SNAP_").removesuffix(".nxs.h5"))
-        except ValueError:
-            continue
-        found[run] = ipts
-    for path in (Path(data_root) / "SNAP").glob("IPTS-*/shared/lite/SNAP_*.lite.nxs.h5"):
-        try:
-            ipts = int(path.parents[2].name.removeprefix("IPTS-"))
-            run = int(path.name.removeprefix("SNAP_").removesuffix(".lite.nxs.h5"))
-        except ValueError:
-            continue
-        found.setdefault(run, ipts)
+    for pattern, suffix, depth in _RUN_FILES:
+        for path in (Path(data_root) / "SNAP").glob(pattern):
+            try:
+                ipts = int(path.parents[depth].name.removeprefix("IPTS-"))
+                run = int(path.name.removeprefix("SNAP_").removesuffix(suffix))
+            except ValueError:
+                continue
+            found.setdefault(run, ipts)
     return found
 
 

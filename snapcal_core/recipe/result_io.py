@@ -5,10 +5,6 @@ The folder is what later steps pass around (Prefect tasks, the store): large arr
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import uuid
 from pathlib import Path
 
 import h5py
@@ -21,6 +17,7 @@ from snapcal_core.recipe.difc_fit import DifcFit
 from snapcal_core.recipe.metrics import GroupMetrics
 from snapcal_core.recipe.peakfit import PeakFit
 from snapcal_core.recipe.pixel import PixelIteration
+from snapcal_core.scratch import write_folder
 
 TABLE_FILE = "diffract_consts.h5"
 FOCUSED_FILE = "focused_and_fits.h5"
@@ -74,10 +71,8 @@ def summarize(result: CalibrationResult, *, run_number: int, sample: str, groupi
 def write_result(result: CalibrationResult, folder: Path, **summary_fields) -> ResultSummary:
     """Write the result into ``folder`` (built beside it and renamed into place)."""
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = folder.with_name(f".{folder.name}.{uuid.uuid4().hex}")
-    tmp.mkdir()
-    try:
+
+    def fill(tmp: Path) -> ResultSummary:
         write_diffcal(tmp / TABLE_FILE, result.table)
         with h5py.File(tmp / FOCUSED_FILE, "w") as f:
             f.create_dataset("group_ids", data=result.focused.group_ids)
@@ -90,12 +85,9 @@ def write_result(result: CalibrationResult, folder: Path, **summary_fields) -> R
             f.create_dataset("initial/difc", data=result.initial_table.difc)
         summary = summarize(result, folder=folder, **summary_fields)
         (tmp / SUMMARY_FILE).write_text(summary.model_dump_json(indent=1))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return summary
+        return summary
+
+    return write_folder(folder, fill)
 
 
 def read_summary(folder: Path) -> ResultSummary:
