@@ -34,10 +34,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=float, default=2e7)
     parser.add_argument("--native", action="store_true")
+    parser.add_argument("--pixel-scatter", type=float, default=1e-3, help="Per-native-pixel DIFC scatter of the truth")
     args = parser.parse_args()
     lite = not args.native
     settings = get_settings(data_root=tempfile.mkdtemp(prefix="snapcal-accuracy-"))
-    sim = simulate_run(run_number=1, ipts=1, sample="diamond", n_events=int(args.events), seed=11, settings=settings)
+    sim = simulate_run(run_number=1, ipts=1, sample="diamond", n_events=int(args.events), seed=11,
+                       pixel_scatter_std=args.pixel_scatter, settings=settings)
     events = load_run(1, lite=lite, settings=settings)
     truth = read_truth(sim.raw_path, lite=lite)
     grouping = builtin_grouping("Column", lite=lite)

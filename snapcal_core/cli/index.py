@@ -53,9 +53,12 @@ def version_metrics(home, state_id: str, *, lite: bool, version: int) -> str:
         return f"unreadable: {exc}"
     if not metrics:
         return "-"
-    sigma = [m["sigma_mean"] for m in metrics if m.get("sigma_mean") == m.get("sigma_mean")]
-    strain = [abs(m["relative_strain_ppm_mean"]) for m in metrics
-              if m.get("relative_strain_ppm_mean") == m.get("relative_strain_ppm_mean")]
+    def values(key: str) -> list[float]:
+        found = [m.get(key) for m in metrics]
+        return [float(v) for v in found if isinstance(v, (int, float)) and v == v]
+
+    sigma = values("sigma_mean")
+    strain = [abs(v) for v in values("relative_strain_ppm_mean")]
     peaks = sum(m.get("n_peaks_fitted", 0) for m in metrics)
     return (f"{len(metrics)}: {peaks}, {sum(sigma) / max(1, len(sigma)):.4f}, "
             f"{max(strain, default=float('nan')):.0f}")
