@@ -82,6 +82,15 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
     """
     n_pixels = hist.shape[0]
     n_lags = 2 * max_lag + 1
+    n_groups = reference.shape[0]
+    floors = np.empty(n_groups)
+    log_refs = np.empty_like(reference)
+    prefix = np.zeros((n_groups, reference.shape[1] + 1))
+    for g in range(n_groups):  # once per group, not per pixel
+        floors[g] = 1e-3 * max(reference[g].max(), 1e-12)
+        clipped = np.maximum(reference[g], floors[g])
+        log_refs[g] = np.log(clipped)
+        prefix[g, 1:] = np.cumsum(clipped)
     offset = np.full(n_pixels, np.nan)
     sigma = np.full(n_pixels, np.nan)
     bound = np.full(n_pixels, np.nan)
@@ -91,28 +100,50 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
         if g < 0:
             continue
         ref = reference[g] - hist[p] if use[p] > 0 else reference[g].copy()
-        floor = 1e-3 * max(ref.max(), 1e-12)
-        log_ref = np.log(np.maximum(ref, floor))
-        total = 0.0
+        floor = floors[g]
+        own = 1.0 if use[p] > 0 else 0.0
+        n_nz = 0
         for w in range(win_count[g]):
             for b in range(win_nbins[g, w]):
-                total += hist[p, win_offset[g, w] + b]
+                if hist[p, win_offset[g, w] + b] != 0.0:
+                    n_nz += 1
+        nz_b = np.empty(n_nz, np.int64)
+        nz_w = np.empty(n_nz, np.int64)
+        nz_c = np.empty(n_nz)
+        w_counts = np.zeros(win_count[g])
+        i = 0
+        for w in range(win_count[g]):
+            for b in range(win_nbins[g, w]):
+                c = hist[p, win_offset[g, w] + b]
+                if c != 0.0:
+                    nz_b[i], nz_w[i], nz_c[i] = b, w, c
+                    w_counts[w] += c
+                    i += 1
+        total = w_counts.sum()
         if total == 0.0:
             failed[p] = True
             continue
+        # dense pixels (Lite): one log table for this pixel; sparse pixels (native): the group's, corrected
+        fix_log = n_nz * 8 < hist.shape[1]
+        log_tab = log_refs[g] if fix_log else np.log(np.maximum(ref, floor))
+        pixel_prefix = np.zeros(hist.shape[1] + 1)
+        pixel_prefix[1:] = np.cumsum(hist[p])
+        acc = np.zeros(win_count[g])
         like = np.full(n_lags, -np.inf)
         # coarse search on every `stride`-th lag, then every lag around the best (L is smooth on the
         # scale of a peak width, several bins)
         stride = 3
         best = 0
         for k in range(0, n_lags, stride):
-            like[k] = _likelihood(hist[p], ref, log_ref, floor, k - max_lag, win_offset[g], win_nbins[g], win_count[g])
+            like[k] = _likelihood(hist[p], pixel_prefix, nz_b, nz_w, nz_c, w_counts, reference[g], log_tab, fix_log,
+                                  prefix[g], own, floor, k - max_lag, win_offset[g], win_nbins[g], win_count[g], acc)
             if like[k] > like[best]:
                 best = k
         for k in range(max(0, best - stride), min(n_lags, best + stride + 1)):
             if like[k] == -np.inf:
-                like[k] = _likelihood(hist[p], ref, log_ref, floor, k - max_lag, win_offset[g], win_nbins[g],
-                                      win_count[g])
+                like[k] = _likelihood(hist[p], pixel_prefix, nz_b, nz_w, nz_c, w_counts, reference[g], log_tab,
+                                      fix_log, prefix[g], own, floor, k - max_lag, win_offset[g], win_nbins[g],
+                                      win_count[g], acc)
         k = np.argmax(like)
         if k == 0 or k == n_lags - 1 or like[k - 1] == -np.inf or like[k + 1] == -np.inf:
             failed[p] = True
@@ -140,25 +171,32 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
 
 
 @numba.njit(nogil=True, cache=True)
-def _likelihood(p, ref, log_ref, floor, lag, offsets, nbins, count):
-    """``sum_b p_b log r_{b+lag} - N_w log sum_b r_{b+lag}`` summed over the windows; the sums run over
-    the overlap, ``N_w`` is all of the window's counts (so moving counts out of the overlap costs)."""
+def _likelihood(p, pixel_prefix, nz_b, nz_w, nz_c, w_counts, big_r, log_big_r, fix_log, prefix, own, floor, lag,
+                offsets, nbins, count, acc):
+    """``sum_b p_b log r_{b+lag} - N_w log sum_b r_{b+lag}`` over the windows, with ``r = R - own * p``
+    (the group sum without the pixel). The sums run over the overlap, ``N_w`` is all of the window's
+    counts (moving counts out of the overlap costs). Cost per lag: the pixel's non-zero bins
+    (``nz_*``: window-local bin, window, count) plus O(1) per window — ``sum r`` comes from prefix
+    sums of the group and of the pixel; ``log r`` from a table that is either the pixel's own
+    (dense pixels) or the group's corrected where the pixel has counts (``fix_log``, sparse pixels)."""
+    acc[:] = 0.0
+    for i in range(nz_b.shape[0]):
+        b, w = nz_b[i], nz_w[i]
+        n = nbins[w]
+        if 0 <= b + lag < n:
+            j = offsets[w] + b + lag
+            if fix_log and own > 0.0 and p[j] != 0.0:
+                acc[w] += nz_c[i] * np.log(max(big_r[j] - p[j], floor))
+            else:
+                acc[w] += nz_c[i] * log_big_r[j]
     total = 0.0
     for w in range(count):
-        o, n = offsets[w], nbins[w]
-        counts = 0.0
-        for b in range(n):
-            counts += p[o + b]
-        if counts == 0.0:
+        if w_counts[w] == 0.0:
             continue
-        acc = 0.0
-        norm = 0.0
-        for b in range(max(0, -lag), min(n, n - lag)):
-            c = p[o + b]
-            if c != 0.0:
-                acc += c * log_ref[o + b + lag]
-            norm += max(ref[o + b + lag], floor)
-        total += acc - counts * np.log(norm)
+        o, n = offsets[w], nbins[w]
+        a, z = o + max(0, -lag) + lag, o + min(n, n - lag) + lag
+        norm = prefix[z] - prefix[a] - own * (pixel_prefix[z] - pixel_prefix[a])
+        total += acc[w] - w_counts[w] * np.log(max(norm, floor))
     return total
 
 
