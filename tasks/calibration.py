@@ -13,7 +13,6 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from snapcal_core import __version__, pipeline
-from snapcal_core.io.diffcal import read_diffcal
 from snapcal_core.models import DetectorState
 from snapcal_core.pipeline import CalibrationRequest, PixelStep, RunRef
 from snapcal_core.recipe.pixel import PixelIteration
@@ -85,7 +84,3 @@ def save(summary: ResultSummary, state: DetectorState, author: str, comments: st
         iterations=[i.model_dump(mode="json") for i in summary.iterations])
     return save_calibration(get_settings().calibration_home, request, read_table(Path(summary.folder)),
                             extra_files={k: Path(v) for k, v in extra_files.items()})
-
-
-__all__ = ["resolve_run", "load_events", "initial_table", "pixel_iteration", "group_calibration", "assess", "save",
-           "read_diffcal"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -191,7 +190,3 @@ def applicable_version(home: Path, state_id: str, *, lite: bool, run_number: int
     if not zero:
         raise StorageError(f"state {state_id} has no calibration for run {run_number} and no v_0000")
     return zero[0]
-
-
-def record_json(home: Path, state_id: str, *, lite: bool, version: int) -> dict:
-    return json.loads(load_version(home, state_id, lite=lite, version=version).record.model_dump_json())
