@@ -74,7 +74,7 @@ def test_skipping_the_pixel_step_leaves_five_times_larger_pixel_errors(diamond_r
     assert without > 5 * with_pixel, (without, with_pixel)
 
 
-@pytest.mark.xfail(strict=True, reason="per-pixel RMS is 1.46-1.63x the counting bound (1.56x overall) at 2e7 events; see docs/accuracy.md")
+@pytest.mark.xfail(strict=True, reason="per-pixel RMS is 1.46-1.61x the counting bound (1.55x overall) at 2e7 events; see docs/accuracy.md")
 def test_pixel_error_within_one_and_a_half_times_counting_bound(diamond_run, calibrated):
     _, _, truth = diamond_run
     grouping, result = calibrated
@@ -83,7 +83,7 @@ def test_pixel_error_within_one_and_a_half_times_counting_bound(diamond_run, cal
     assert np.nanstd(err) <= 1.5 * bound
 
 
-@pytest.mark.xfail(strict=True, reason="pull std is 1.4-1.8: errors exceed the pixel's own counting noise; see docs/accuracy.md")
+@pytest.mark.xfail(strict=True, reason="pull std is 1.41-1.76: errors exceed the pixel's own counting noise; see docs/accuracy.md")
 def test_pull_distribution_has_unit_width(diamond_run, calibrated):
     _, _, truth = diamond_run
     grouping, result = calibrated
