@@ -26,7 +26,7 @@ class Reflection(BaseModel):
     d_angstrom: float = Field(description="Interplanar spacing")
     f2_barn: float = Field(description="|F|^2 per plane (barn), Debye-Waller included")
     multiplicity: int = Field(description="Number of planes in the family (summed over merged families)")
-    hkl: tuple[tuple[int, int, int], ...] = Field(description="Representative (h,k,l) of each merged family")
+    hkl: tuple[tuple[int, int, int], ...] = Field(description="Representative (h,k,l) of each merged family, largest first")
 
     @property
     def powder_intensity(self) -> float:
@@ -62,7 +62,8 @@ def reflections_from_info(
             prev = merged[-1]
             m = prev.multiplicity + int(h.mult)
             f2 = (prev.f2_barn * prev.multiplicity + h.f2 * h.mult) / m
-            merged[-1] = Reflection(d_angstrom=prev.d_angstrom, f2_barn=f2, multiplicity=m, hkl=prev.hkl + (label,))
+            merged[-1] = Reflection(d_angstrom=prev.d_angstrom, f2_barn=f2, multiplicity=m,
+                                    hkl=tuple(sorted(prev.hkl + (label,), reverse=True)))
         else:
             merged.append(Reflection(d_angstrom=float(h.d), f2_barn=float(h.f2), multiplicity=int(h.mult), hkl=(label,)))
     return tuple(merged)

@@ -1,153 +1,120 @@
 """Calibrant samples: SNAPRed-compatible JSON files in a samples home, or NCrystal materials.
 
-A SNAPRed sample gives space group, lattice and the asymmetric unit; the full structure and its
-reflections (with neutron scattering lengths) come from NCrystal, which expands the atoms with
-the space group's symmetry (through gemmi/spglib, as NCrystal's own CIF import does).
+Anywhere a sample is named, the name may be a file stem in the samples home (setting
+``calibrant_home``, case-insensitive), a path to a JSON file, or an NCrystal material such as
+``stdlib::C_sg227_Diamond.ncmat`` (cfg parameters allowed: ``...ncmat;temp=100K``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import io
 import json
-import warnings
-from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
+from snapcal_core.calibrant.models import Atom, Calibrant, CalibrantSummary, Crystallography, Material
 from snapcal_core.calibrant.reflections import Reflection, reflections
+from snapcal_core.calibrant.structure import DEFAULT_TEMPERATURE_K, registered_material
 from snapcal_core.errors import CalibrantError
 from snapcal_core.settings import SnapcalSettings, get_settings
 
-_CAMEL = ConfigDict(populate_by_name=True, extra="allow")
-DEFAULT_TEMPERATURE_K = 293.15
+__all__ = [
+    "Atom", "Calibrant", "CalibrantSummary", "Crystallography", "DEFAULT_TEMPERATURE_K", "Material",
+    "calibrant_material", "calibrant_reflections", "is_ncrystal_material", "list_samples", "load_sample",
+    "read_sample_file", "sample_files",
+]
 
 
-class Atom(BaseModel):
-    model_config = _CAMEL
-    symbol: str
-    coordinates: tuple[float, float, float]
-    site_occupation_factor: float = Field(1.0, alias="siteOccupationFactor")
-    adp: float = Field(0.01, description="Isotropic displacement Uiso (angstrom^2)")
-
-
-class Crystallography(BaseModel):
-    model_config = _CAMEL
-    cif_file: str | None = Field(None, alias="cifFile")
-    space_group: str = Field(alias="spaceGroup", description="Hermann-Mauguin symbol, e.g. 'F d -3 m'")
-    lattice_parameters: tuple[float, float, float, float, float, float] = Field(alias="latticeParameters")
-    atoms: list[Atom] = Field(min_length=1)
-
-
-class Material(BaseModel):
-    model_config = _CAMEL
-    packing_fraction: float | None = Field(None, alias="packingFraction")
-    mass_density: float | None = Field(None, alias="massDensity")
-    chemical_formula: str = Field(alias="chemicalFormula")
-
-
-class Calibrant(BaseModel):
-    """A calibrant sample (SNAPRed's CalibrantSample schema, plus an optional NCrystal material)."""
-
-    model_config = _CAMEL
-    name: str
-    unique_id: str = Field("000", alias="unique_id")
-    date: str | None = None
-    geometry: dict | None = None
-    material: Material | None = None
-    crystallography: Crystallography | None = None
-    ncrystal_material: str | None = Field(None, alias="ncrystalMaterial")
-    source: str = Field("", exclude=True, description="File the sample was read from")
-
-    @model_validator(mode="after")
-    def _has_structure(self) -> "Calibrant":
-        if self.crystallography is None and self.ncrystal_material is None:
-            raise ValueError("needs 'crystallography' or 'ncrystalMaterial'")
-        return self
-
-
-def _cif_text(c: Crystallography) -> str:
-    import gemmi
-
-    symbol = c.space_group.strip()
-    if ":" not in symbol and gemmi.find_spacegroup_by_name(symbol + ":1") is not None:
-        symbol += ":1"  # two origin choices: SNAPRed files place atoms as in origin choice 1 (Si at 0,0,0)
-    a, b, cc, al, be, ga = c.lattice_parameters
-    rows = "\n".join(f"{t.symbol}{i} {t.symbol} {t.coordinates[0]} {t.coordinates[1]} {t.coordinates[2]} "
-                     f"{t.site_occupation_factor} {t.adp}" for i, t in enumerate(c.atoms))
-    return (f"data_snapcal\n_symmetry_space_group_name_H-M '{symbol}'\n_space_group_name_H-M_alt '{symbol}'\n_cell_length_a {a}\n_cell_length_b {b}\n"
-            f"_cell_length_c {cc}\n_cell_angle_alpha {al}\n_cell_angle_beta {be}\n_cell_angle_gamma {ga}\nloop_\n"
-            "_atom_site_label\n_atom_site_type_symbol\n_atom_site_fract_x\n_atom_site_fract_y\n_atom_site_fract_z\n"
-            f"_atom_site_occupancy\n_atom_site_U_iso_or_equiv\n{rows}\n")
-
-
-@lru_cache(maxsize=16)
-def _register_structure(cif: str) -> str:
-    """Compose an NCMAT from CIF text with NCrystal and register it in memory; returns its name."""
-    from NCrystal.ncmat import NCMATComposer
-
-    name = f"snapcal_{hashlib.sha256(cif.encode()).hexdigest()[:16]}.ncmat"
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        composer = NCMATComposer.from_cif(cif, uiso_temperature=DEFAULT_TEMPERATURE_K)
-        composer.set_default_temperature(DEFAULT_TEMPERATURE_K)
-        composer.register_as(name)
-    return name
+def is_ncrystal_material(spec: str) -> bool:
+    """Whether a sample name is an NCrystal cfg string (``stdlib::X.ncmat``, ``X.ncmat;temp=...``)."""
+    head = spec.split(";", 1)[0].strip()
+    return "::" in head or head.endswith(".ncmat")
 
 
 def calibrant_material(calibrant: Calibrant) -> str:
-    """NCrystal material (cfg string) of a calibrant: its own, or one composed from its structure."""
+    """NCrystal material (cfg string) of a calibrant: its own, else one composed from its crystallography."""
     if calibrant.ncrystal_material:
         return calibrant.ncrystal_material
     try:
-        return _register_structure(_cif_text(calibrant.crystallography))
-    except Exception as exc:
-        raise CalibrantError(f"sample '{calibrant.name}' ({calibrant.source or 'in memory'}): NCrystal cannot build "
-                             f"its structure from crystallography: {exc}") from exc
+        return registered_material(calibrant.crystallography)
+    except CalibrantError as exc:
+        raise CalibrantError(f"sample '{calibrant.name}' ({calibrant.source or 'in memory'}): {exc}") from exc
 
 
-def calibrant_reflections(calibrant: Calibrant, *, d_min_angstrom: float = 0.4, d_max_angstrom: float = 100.0) -> tuple[Reflection, ...]:
-    """Reflections of a calibrant (NCrystal), merged by d, in ``[d_min, d_max]``."""
+def calibrant_reflections(
+    calibrant: Calibrant, *, d_min_angstrom: float = 0.4, d_max_angstrom: float = 100.0
+) -> tuple[Reflection, ...]:
+    """Reflections of a calibrant (NCrystal), merged by d, in ``[d_min, d_max]``, by decreasing d.
+
+    Cached: the composed material is registered once per structure and :func:`reflections`
+    keeps the last results per (material, d range).
+    """
     material = calibrant_material(calibrant)
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")  # NCrystal's notes on composed structures (origin choice given explicitly)
+    try:
         return reflections(material, d_min_angstrom=d_min_angstrom, d_max_angstrom=d_max_angstrom)
+    except CalibrantError as exc:
+        raise CalibrantError(f"sample '{calibrant.name}' ({calibrant.source or 'in memory'}): {exc}") from exc
 
 
-def read_sample_file(path: Path) -> Calibrant:
+def _field_problems(exc: ValidationError) -> str:
+    """``field 'crystallography.latticeParameters': Field required; ...`` (SNAPRed's names)."""
+    return "; ".join(f"field '{'.'.join(str(p) for p in e['loc']) or '(root)'}': {e['msg']}" for e in exc.errors())
+
+
+def read_sample_file(path: Path | str) -> Calibrant:
     """Read a SNAPRed-compatible sample JSON; :class:`CalibrantError` names the file and the field."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
     except OSError as exc:
         raise CalibrantError(f"cannot read calibrant sample {path}: {exc}") from exc
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CalibrantError(f"calibrant sample {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise CalibrantError(f"calibrant sample {path} is malformed: expected a JSON object, got {type(data).__name__}")
     try:
         return Calibrant.model_validate({**data, "source": str(path)})
     except ValidationError as exc:
-        problems = "; ".join(f"field '{'.'.join(str(p) for p in e['loc']) or '(root)'}': {e['msg']}" for e in exc.errors())
-        raise CalibrantError(f"calibrant sample {path} is malformed: {problems}") from None
+        raise CalibrantError(f"calibrant sample {path} is malformed: {_field_problems(exc)}") from None
+
+
+def _home(settings: SnapcalSettings | None) -> Path:
+    return Path((settings or get_settings()).calibrant_home)
 
 
 def sample_files(settings: SnapcalSettings | None = None) -> dict[str, Path]:
-    """Sample name (file stem, lower case) -> file, in the samples home."""
-    home = Path((settings or get_settings()).calibrant_home)
-    return {p.stem.lower(): p for p in sorted(home.glob("*.json"))}
+    """Sample name (file stem, lower case) -> file, for every ``*.json`` in the samples home."""
+    return {p.stem.lower(): p for p in sorted(_home(settings).glob("*.json"), key=lambda p: p.stem.lower())}
+
+
+def _summary(name: str, path: Path) -> CalibrantSummary:
+    try:
+        c = read_sample_file(path)
+    except CalibrantError as exc:
+        return CalibrantSummary(name=name, source=path, problem=str(exc))
+    cr = c.crystallography
+    return CalibrantSummary(
+        name=name, formula=c.material.chemical_formula if c.material else "", space_group=cr.space_group if cr else "",
+        a_angstrom=cr.lattice_parameters[0] if cr else None, ncrystal_material=c.ncrystal_material or "", source=path,
+    )
+
+
+def list_samples(settings: SnapcalSettings | None = None) -> list[CalibrantSummary]:
+    """Every sample in the samples home, by name; a malformed file is listed with its ``problem``."""
+    return [_summary(name, path) for name, path in sample_files(settings).items()]
 
 
 def load_sample(name_or_path: str | Path, settings: SnapcalSettings | None = None) -> Calibrant:
     """A sample by name (samples home), by JSON path, or an NCrystal material (``stdlib::...``, ``*.ncmat``)."""
-    spec = str(name_or_path)
-    if spec.startswith("stdlib::") or spec.endswith(".ncmat"):
+    spec = str(name_or_path).strip()
+    if is_ncrystal_material(spec):
         return Calibrant(name=spec, ncrystal_material=spec, source="NCrystal")
-    path = Path(spec)
-    if path.suffix == ".json" or path.exists():
+    path = Path(spec).expanduser()
+    if isinstance(name_or_path, Path) or path.suffix.lower() == ".json" or path.is_file():
         return read_sample_file(path)
     files = sample_files(settings)
     if spec.lower() not in files:
         known = ", ".join(files) or "none"
-        raise CalibrantError(f"unknown calibrant sample '{spec}' (samples home {(settings or get_settings()).calibrant_home}: {known})")
+        raise CalibrantError(f"unknown calibrant sample '{spec}' (samples home {_home(settings)} has: {known}; "
+                             "or give a JSON path or an NCrystal material such as stdlib::Si_sg227.ncmat)")
     return read_sample_file(files[spec.lower()])

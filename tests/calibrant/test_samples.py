@@ -2,71 +2,86 @@ import json
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from snapcal_core.calibrant.reflections import reflections
-from snapcal_core.calibrant.samples import calibrant_reflections, load_sample, read_sample_file
+from snapcal_core.calibrant.samples import calibrant_reflections, list_samples, load_sample
 from snapcal_core.errors import CalibrantError
+from snapcal_core.settings import get_settings
+
+SHIPPED = {"diamond": 3.5668, "silicon": 5.43159, "ceria": 5.4111}
 
 
-def _pattern(refl):
-    i = np.array([r.powder_intensity for r in refl])
-    return np.array([r.d_angstrom for r in refl]), i / i.max()
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_samples_have_their_lattice_and_first_reflection(name):
+    sample = load_sample(name.upper())
+    a = SHIPPED[name]
+    assert sample.name == name and sample.crystallography.lattice_parameters[:3] == (a, a, a)
+    refl = calibrant_reflections(sample)
+    assert refl[0].hkl == ((1, 1, 1),) and refl[0].d_angstrom == pytest.approx(a / np.sqrt(3), rel=1e-9)
+    assert all(0.4 <= r.d_angstrom <= 100 for r in refl)
 
 
-def test_real_snapred_silicon_file_matches_ncrystal_silicon(shared_reference):
-    sample = read_sample_file(shared_reference / "calibrants" / "Silicon_NIST_640D_001.json")
-    assert sample.name == "Silicon_NIST_640D" and sample.crystallography.space_group == "F d -3 m"
-    d_ours, i_ours = _pattern(calibrant_reflections(sample, d_min_angstrom=0.7))
-    d_std, i_std = _pattern(reflections("stdlib::Si_sg227.ncmat", d_min_angstrom=0.7))
-    assert d_ours.size == d_std.size
-    np.testing.assert_allclose(d_ours, d_std * 5.43159 / 5.4307, rtol=1e-6)
-    np.testing.assert_allclose(i_ours, i_std, atol=0.1)  # Debye-Waller from Uiso vs NCrystal's Debye model
+def test_diamond_has_no_200_but_ceria_does():
+    diamond = {r.hkl[0] for r in calibrant_reflections(load_sample("diamond"))}
+    ceria = {r.hkl[0] for r in calibrant_reflections(load_sample("ceria"))}
+    assert (2, 0, 0) not in diamond and (2, 2, 2) not in diamond and (2, 2, 0) in diamond  # Fd-3m glide extinctions
+    assert (2, 0, 0) in ceria and (2, 2, 2) in ceria
 
 
-@pytest.mark.parametrize("name,first_d", [("diamond", 2.0593), ("silicon", 3.1359), ("ceria", 3.1241)])
-def test_shipped_samples_give_their_reflections(name, first_d):
-    refl = calibrant_reflections(load_sample(name))
-    assert refl[0].d_angstrom == pytest.approx(first_d, abs=2e-4)
-    assert load_sample(name.upper()).name == name
+def test_bare_ncrystal_material_and_cfg_string_are_samples():
+    plain = load_sample("stdlib::C_sg227_Diamond.ncmat")
+    assert plain.ncrystal_material == "stdlib::C_sg227_Diamond.ncmat" and plain.source == "NCrystal"
+    cold = load_sample("stdlib::C_sg227_Diamond.ncmat;temp=20K")
+    warm_f2, cold_f2 = (calibrant_reflections(s, d_min_angstrom=0.5)[-1].f2_barn for s in (plain, cold))
+    assert cold_f2 > warm_f2  # less Debye-Waller damping at 20 K
 
 
-def test_diamond_forbidden_reflections_are_absent():
-    d = [r.d_angstrom for r in calibrant_reflections(load_sample("diamond"))]
-    a = 3.5668
-    assert not any(abs(x - a / np.sqrt(4)) < 1e-4 for x in d)  # (200) is forbidden in Fd-3m
-    assert any(abs(x - a / np.sqrt(3)) < 1e-4 for x in d)  # (111) is there
+def test_json_sample_may_name_an_ncrystal_material_instead_of_a_structure(tmp_path):
+    path = tmp_path / "mysi.json"
+    path.write_text(json.dumps({"name": "mysi", "ncrystalMaterial": "stdlib::Si_sg227.ncmat"}))
+    refl = calibrant_reflections(load_sample(path))
+    assert refl[0].d_angstrom == pytest.approx(5.4307 / np.sqrt(3), rel=1e-6)
+    path.write_text(json.dumps({"name": "nope", "ncrystalMaterial": "stdlib::Unobtainium.ncmat"}))
+    with pytest.raises(CalibrantError, match=r"sample 'nope' \(.*mysi.json\): NCrystal cannot load"):
+        calibrant_reflections(load_sample(path))
 
 
-def test_unknown_and_malformed_samples_name_file_and_field(tmp_path, monkeypatch):
-    with pytest.raises(CalibrantError, match="unknown calibrant sample 'unobtainium'.*diamond"):
-        load_sample("unobtainium")
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"name": "x", "crystallography": {"spaceGroup": "F d -3 m", "atoms": [
-        {"symbol": "Si", "coordinates": [0, 0, 0]}]}}))
-    with pytest.raises(CalibrantError, match=r"bad.json is malformed: field 'crystallography.latticeParameters'"):
-        load_sample(bad)
-    broken = tmp_path / "broken.json"
-    broken.write_text("{not json")
+def _write(path, data):
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+def test_malformed_samples_name_the_file_and_the_field(tmp_path):
+    no_lattice = {"name": "x", "crystallography": {"spaceGroup": "F d -3 m", "atoms": [{"symbol": "Si", "coordinates": [0, 0, 0]}]}}
+    with pytest.raises(CalibrantError, match=r"bad.json is malformed: field 'crystallography.latticeParameters': Field required"):
+        load_sample(_write(tmp_path / "bad.json", no_lattice))
+    bad_adp = {"name": "x", "crystallography": {"spaceGroup": "F d -3 m", "latticeParameters": [5.4] * 3 + [90] * 3,
+                                                "atoms": [{"symbol": "Si", "coordinates": [0, 0, 0], "adp": -1}]}}
+    with pytest.raises(CalibrantError, match=r"field 'crystallography.atoms.0.adp'"):
+        load_sample(_write(tmp_path / "adp.json", bad_adp))
     with pytest.raises(CalibrantError, match="broken.json is not valid JSON"):
-        load_sample(broken)
-    none = tmp_path / "none.json"
-    none.write_text(json.dumps({"name": "x"}))
+        load_sample(str(_write(tmp_path / "broken.json", "{not json")))
+    with pytest.raises(CalibrantError, match="list.json is malformed: expected a JSON object"):
+        load_sample(_write(tmp_path / "list.json", "[1, 2]"))
     with pytest.raises(CalibrantError, match="needs 'crystallography' or 'ncrystalMaterial'"):
-        load_sample(none)
+        load_sample(_write(tmp_path / "none.json", {"name": "x"}))
+    with pytest.raises(CalibrantError, match="cannot read calibrant sample .*absent.json"):
+        load_sample(tmp_path / "absent.json")
 
 
-def test_samples_home_setting_and_cli(tmp_path, monkeypatch):
-    from snapcal_core.cli import _register_all, app
+def test_unknown_name_lists_the_known_samples():
+    with pytest.raises(CalibrantError, match=r"unknown calibrant sample 'unobtainium' .*ceria, diamond, silicon"):
+        load_sample("unobtainium")
 
-    _register_all()
-    home = tmp_path / "samples"
-    home.mkdir()
-    (home / "mysi.json").write_text(json.dumps({"name": "mysi", "ncrystalMaterial": "stdlib::Si_sg227.ncmat"}))
-    monkeypatch.setenv("SNAPCAL_CALIBRANT_HOME", str(home))
-    out = CliRunner().invoke(app, ["samples", "list"])
-    assert out.exit_code == 0 and "mysi" in out.output
-    out = CliRunner().invoke(app, ["samples", "show", "mysi", "--json", "--dmin", "1.0"])
-    assert out.exit_code == 0, out.output
-    data = json.loads(out.output)
-    assert data["reflections"][0]["hkl"] == [[1, 1, 1]] and all(r["d_angstrom"] >= 1.0 for r in data["reflections"])
+
+def test_samples_home_comes_from_settings_and_lists_unusable_files(tmp_path, monkeypatch):
+    assert [s.name for s in list_samples()] == ["ceria", "diamond", "silicon"]
+    _write(tmp_path / "MySi.json", {"name": "mysi", "ncrystalMaterial": "stdlib::Si_sg227.ncmat"})
+    _write(tmp_path / "broken.json", "{")
+    listed = {s.name: s for s in list_samples(get_settings(calibrant_home=tmp_path))}
+    assert set(listed) == {"mysi", "broken"}
+    assert listed["mysi"].ncrystal_material == "stdlib::Si_sg227.ncmat" and not listed["mysi"].problem
+    assert "not valid JSON" in listed["broken"].problem
+    monkeypatch.setenv("SNAPCAL_CALIBRANT_HOME", str(tmp_path))
+    assert load_sample("mysi").name == "mysi" and load_sample("MYSI").source == str(tmp_path / "MySi.json")
+    with pytest.raises(CalibrantError, match="unknown calibrant sample 'diamond'.*broken, mysi"):
+        load_sample("diamond")
