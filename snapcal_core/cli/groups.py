@@ -19,7 +19,7 @@ def groups(
     wavelength: float = typer.Option(REFERENCE_WAVELENGTH_ANGSTROM, "--wavelength", help="Central wavelength (A)"),
     json_out: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
-    """Pixel count, mean two-theta, mean L2, dd/d and reachable d range of every group."""
+    """Pixel count, mean two-theta, mean L2, dd/d, reachable d range and geometric DIFC of every group."""
     grp = load_grouping(grouping, lite=lite)
     params = group_parameters(geometry=snap_geometry(arc_deg=arc, lin_m=lin, lite=grp.lite), grouping=grp,
                               wavelength_angstrom=wavelength)
@@ -27,9 +27,9 @@ def groups(
         print_json([p.model_dump(mode="json") for p in params])
         return
     rows = [[p.group_id, p.n_pixels, p.two_theta_rad, p.two_theta_deg, p.l2_m, p.delta_d_over_d,
-             f"{p.d_min_angstrom:.4f} - {p.d_max_angstrom:.4f}"] for p in params]
-    print_table(f"{grp.name} grouping ({'Lite' if grp.lite else 'native'}), arc {arc}, lin {lin}",
-                ["group", "pixels", "2theta (rad)", "2theta (deg)", "L2 (m)", "dd/d", "d range (A)"], rows)
+             f"{p.d_min_angstrom:.4f} - {p.d_max_angstrom:.4f}", f"{p.difc_us_per_angstrom:.2f}"] for p in params]
+    columns = ["group", "pixels", "2theta (rad)", "2theta (deg)", "L2 (m)", "dd/d", "d range (A)", "DIFC (us/A)"]
+    print_table(f"{grp.name} grouping ({'Lite' if grp.lite else 'native'}), arc {arc}, lin {lin}", columns, rows)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,16 @@
 """Pixel groupings: built-in Column, Bank, All (native and Lite) and Mantid grouping files.
 
-Files: Mantid diffcal-layout HDF5 (``/calibration/detid`` + ``group``) and Mantid grouping XML
-(``<detector-grouping><group ID="1"><detids>0-196607</detids></group>...``).
+Files: Mantid diffcal-layout HDF5 (``/calibration/detid`` + ``group``, one row per pixel) and
+Mantid grouping XML (LoadDetectorsGroupingFile format)::
+
+    <detector-grouping instrument="SNAP">
+      <group ID="1"><detids>0-196607</detids></group>
+      <group ID="2"><detids val="196608-200000, 200005"/><component val="bank22"/></group>
+    </detector-grouping>
+
+``detids`` hold comma lists of ids and inclusive ranges (as text and/or a ``val`` attribute);
+``component`` names a SNAP panel (``bank11`` .. ``bank63``), column (``Column1`` .. ``Column6``)
+or arm (``East``, ``West``); a group without ``ID`` gets its 1-based position in the file.
 """
 
 from __future__ import annotations
@@ -23,6 +32,24 @@ PANEL_GROUPS: dict[str, tuple[int, ...]] = {
     "All": (1,) * N_PANELS,
 }
 
+#: Panels (ids ``k * per_panel ...``) of each named component of the SNAP IDF. ``bank<c><r>`` is
+#: panel ``3(c-1) + (r-1)``; IDF type ``Column4`` holds bank61-63, ``Column6`` bank41-43.
+_COLUMN_PANELS = {1: (0, 1, 2), 2: (3, 4, 5), 3: (6, 7, 8), 4: (15, 16, 17), 5: (12, 13, 14), 6: (9, 10, 11)}
+COMPONENT_PANELS: dict[str, tuple[int, ...]] = {
+    **{f"bank{c}{r}": (3 * (c - 1) + (r - 1),) for c in range(1, 7) for r in range(1, 4)},
+    **{f"Column{c}": panels for c, panels in _COLUMN_PANELS.items()},
+    "East": tuple(range(9)),
+    "West": tuple(range(9, 18)),
+}
+
+
+def _n_pixels(lite: bool) -> int:
+    return N_LITE_PIXELS if lite else N_NATIVE_PIXELS
+
+
+def _mode(lite: bool) -> str:
+    return "Lite" if lite else "native"
+
 
 def builtin_grouping(name: str, *, lite: bool) -> Grouping:
     """Column, Bank or All (case-insensitive) for native or Lite pixels."""
@@ -34,88 +61,163 @@ def builtin_grouping(name: str, *, lite: bool) -> Grouping:
     return Grouping(name=key, lite=lite, group_of_pixel=groups)
 
 
-def _lite_from_size(n: int, path: Path) -> bool:
-    if n == N_NATIVE_PIXELS:
-        return False
-    if n == N_LITE_PIXELS:
-        return True
-    raise GroupingError(f"{path}: {n} pixels fit neither native ({N_NATIVE_PIXELS}) nor Lite ({N_LITE_PIXELS}) SNAP")
-
-
 def _parse_detids(text: str, path: Path) -> np.ndarray:
+    """``"3, 34-44,47"`` -> ids 3, 34..44, 47 (ranges inclusive)."""
     ids: list[np.ndarray] = []
-    for part in text.replace(" ", "").split(","):
+    for part in text.replace(" ", "").replace("\n", "").replace("\t", "").split(","):
         if not part:
             continue
         try:
             if "-" in part:
                 lo, hi = (int(v) for v in part.split("-", 1))
-                ids.append(np.arange(lo, hi + 1))
+                if hi < lo:
+                    raise ValueError
+                ids.append(np.arange(lo, hi + 1, dtype=np.int64))
             else:
-                ids.append(np.array([int(part)]))
+                ids.append(np.array([int(part)], dtype=np.int64))
         except ValueError:
             raise GroupingError(f"{path}: malformed detector ids {part!r}") from None
     return np.concatenate(ids) if ids else np.zeros(0, np.int64)
 
 
-def _read_xml(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _node_text(node: ET.Element) -> str:
+    return ",".join(t for t in (node.attrib.get("val", ""), node.text or "") if t.strip())
+
+
+def _component_ids(names: str, path: Path, lite: bool) -> np.ndarray:
+    per_panel = LITE_PIXELS_PER_PANEL if lite else PIXELS_PER_PANEL
+    ids = []
+    for name in filter(None, (n.strip() for n in names.split(","))):
+        if name not in COMPONENT_PANELS:
+            raise GroupingError(f"{path}: unknown SNAP component {name!r} (bank11..bank63, Column1..6, East, West)")
+        ids += [np.arange(k * per_panel, (k + 1) * per_panel) for k in COMPONENT_PANELS[name]]
+    return np.concatenate(ids) if ids else np.zeros(0, np.int64)
+
+
+def _xml_root(path: Path) -> ET.Element:
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
         raise GroupingError(f"{path}: malformed grouping XML: {exc}") from exc
+    if root.tag != "detector-grouping":
+        raise GroupingError(f"{path}: not a Mantid grouping file (root <{root.tag}>, expected <detector-grouping>)")
+    return root
+
+
+def _xml_lite(root: ET.Element, path: Path, lite: bool | None) -> bool:
+    """Lite from the ``instrument`` attribute (SNAP / SNAPLite); else as asked; else from the ids."""
+    instrument = root.attrib.get("instrument", "")
+    if instrument:
+        if not instrument.upper().startswith("SNAP"):
+            raise GroupingError(f"{path}: grouping for instrument {instrument!r}, not SNAP")
+        return "LITE" in instrument.upper()
+    if lite is not None:
+        return lite
+    ids = _parse_detids(",".join(_node_text(n) for n in root.iter("detids")), path)
+    if not ids.size:
+        raise GroupingError(f"{path}: no instrument attribute and no <detids>: cannot tell native from Lite")
+    return bool(ids.max() < N_LITE_PIXELS)
+
+
+def _read_xml(path: Path, lite: bool | None) -> tuple[np.ndarray, np.ndarray, bool]:
+    root = _xml_root(path)
+    file_lite = _xml_lite(root, path, lite)
     detids, groups = [], []
-    for group in root.iter("group"):
+    for position, group in enumerate(root.iter("group"), start=1):
         try:
-            gid = int(group.attrib["ID"])
-        except (KeyError, ValueError):
-            raise GroupingError(f"{path}: a <group> without an integer ID attribute") from None
-        for node in group.iter("detids"):
-            ids = _parse_detids(node.text or "", path)
+            gid = int(group.attrib.get("ID", position))
+        except ValueError:
+            raise GroupingError(f"{path}: group ID {group.attrib['ID']!r} is not an integer") from None
+        if gid <= 0:
+            raise GroupingError(f"{path}: group ID {gid} must be positive (0 means 'in no group')")
+        for node in group:
+            if node.tag == "detids":
+                ids = _parse_detids(_node_text(node), path)
+            elif node.tag == "component":
+                ids = _component_ids(_node_text(node), path, file_lite)
+            else:
+                raise GroupingError(f"{path}: group {gid}: <{node.tag}> is not supported (use <detids> or <component>)")
             detids.append(ids)
-            groups.append(np.full(ids.shape, gid))
+            groups.append(np.full(ids.shape, gid, dtype=np.int32))
     if not detids:
-        raise GroupingError(f"{path}: no <group><detids> elements")
-    return np.concatenate(detids), np.concatenate(groups)
+        raise GroupingError(f"{path}: no <group> with <detids> or <component>")
+    return np.concatenate(detids), np.concatenate(groups), file_lite
+
+
+def _read_hdf5(path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
+    try:
+        table = read_diffcal(path)
+    except CorruptFileError as exc:
+        raise GroupingError(f"grouping file {path} is unreadable: {exc}") from exc
+    if table.n_rows == N_NATIVE_PIXELS:
+        return table.detid.astype(np.int64), table.group, False
+    if table.n_rows == N_LITE_PIXELS:
+        return table.detid.astype(np.int64), table.group, True
+    raise GroupingError(
+        f"{path}: {table.n_rows} pixels fit neither native ({N_NATIVE_PIXELS}) nor Lite ({N_LITE_PIXELS}) SNAP"
+    )
+
+
+def _group_of_pixel(detids: np.ndarray, groups: np.ndarray, n: int, path: Path) -> np.ndarray:
+    """Scatter (detid, group) pairs into a per-pixel array, checking range and uniqueness."""
+    bad = detids[(detids < 0) | (detids >= n)]
+    if bad.size:
+        raise GroupingError(f"{path}: detector id {int(bad[0])} outside 0..{n - 1} ({bad.size} ids out of range)")
+    if np.any(groups < 0):
+        raise GroupingError(f"{path}: negative group id {int(groups[groups < 0][0])}")
+    counts = np.bincount(detids, minlength=n)
+    if counts.max(initial=0) > 1:
+        raise GroupingError(f"{path}: detector id {int(np.argmax(counts > 1))} is listed more than once")
+    group_of_pixel = np.zeros(n, dtype=np.int32)
+    group_of_pixel[detids] = groups
+    return group_of_pixel
 
 
 def read_grouping_file(path: Path | str, *, lite: bool | None = None) -> Grouping:
-    """A grouping from a Mantid diffcal-layout HDF5 or grouping XML file."""
+    """A grouping from a Mantid diffcal-layout HDF5 or grouping XML (``.xml``) file.
+
+    ``lite=None`` takes the mode from the file (HDF5: its size; XML: its ``instrument``
+    attribute, else the largest id); a mode that contradicts ``lite`` is a :class:`GroupingError`.
+    The grouping's name is the file's absolute path, so ``load_grouping(g.name, lite=g.lite)``
+    finds it again (results record the grouping by name).
+    """
     path = Path(path)
     if not path.is_file():
         raise GroupingError(f"grouping file {path} does not exist")
     if path.suffix.lower() == ".xml":
-        detids, groups = _read_xml(path)
-        n = (N_LITE_PIXELS if lite else N_NATIVE_PIXELS) if lite is not None else (
-            N_LITE_PIXELS if detids.max(initial=0) < N_LITE_PIXELS else N_NATIVE_PIXELS)
+        detids, groups, file_lite = _read_xml(path, lite)
     else:
-        try:
-            table = read_diffcal(path)
-        except CorruptFileError as exc:
-            raise GroupingError(f"grouping file {path} is unreadable: {exc}") from exc
-        detids, groups, n = table.detid, table.group, table.n_rows
-    file_lite = _lite_from_size(n, path)
+        detids, groups, file_lite = _read_hdf5(path)
     if lite is not None and lite != file_lite:
-        raise GroupingError(f"{path} is a {'Lite' if file_lite else 'native'} grouping but "
-                            f"{'Lite' if lite else 'native'} was asked for")
-    if detids.size and (detids.min() < 0 or detids.max() >= n):
-        raise GroupingError(f"{path}: detector id {int(detids.max())} outside 0..{n - 1}")
-    group_of_pixel = np.zeros(n, dtype=np.int32)
-    group_of_pixel[detids] = groups
-    return Grouping(name=path.stem, lite=file_lite, group_of_pixel=group_of_pixel)
+        raise GroupingError(f"{path} is a {_mode(file_lite)} grouping but {_mode(lite)} was asked for")
+    group_of_pixel = _group_of_pixel(detids, groups, _n_pixels(file_lite), path)
+    if not np.any(group_of_pixel):
+        raise GroupingError(f"{path}: every pixel is in group 0 (no group)")
+    return Grouping(name=str(path.resolve()), lite=file_lite, group_of_pixel=group_of_pixel)
 
 
 def load_grouping(spec: str | Path, *, lite: bool) -> Grouping:
-    """A built-in grouping by name (Column, Bank, All) or a grouping file by path."""
+    """A built-in grouping by name (Column, Bank, All; any case) or a grouping file by path."""
     if isinstance(spec, str) and spec.lower() in {k.lower() for k in PANEL_GROUPS}:
         return builtin_grouping(spec, lite=lite)
     path = Path(spec)
     if not path.exists():
-        raise GroupingError(f"grouping {str(spec)!r} is neither built in ({', '.join(PANEL_GROUPS)}) nor an existing file")
+        raise GroupingError(
+            f"grouping {str(spec)!r} is neither built in ({', '.join(PANEL_GROUPS)}) nor an existing file"
+        )
     return read_grouping_file(path, lite=lite)
 
 
 def write_grouping_file(path: Path | str, grouping: Grouping) -> Path:
-    """Write ``grouping`` in Mantid's diffcal layout (difc/difa/tzero zero, every pixel in use)."""
-    table = DiffCalTable.from_difc(np.zeros(grouping.n_pixels), group=grouping.group_of_pixel,
-                                   instrument_name="SNAPLite" if grouping.lite else "SNAP")
+    """Write ``grouping`` in Mantid's diffcal layout (difc/difa/tzero zero, every pixel in use); atomic."""
+    if grouping.n_pixels != _n_pixels(grouping.lite):
+        raise GroupingError(
+            f"grouping {grouping.name!r} has {grouping.n_pixels} pixels; {_mode(grouping.lite)} SNAP has "
+            f"{_n_pixels(grouping.lite)}"
+        )
+    table = DiffCalTable.from_difc(
+        np.zeros(grouping.n_pixels),
+        group=grouping.group_of_pixel,
+        instrument_name="SNAPLite" if grouping.lite else "SNAP",
+    )
     return write_diffcal(path, table)

@@ -1,91 +1,161 @@
-"""The geometry built from SCIENCE.md facts agrees with Mantid's real SNAP IDFs."""
+"""The geometry built from SCIENCE.md facts agrees with Mantid's real SNAP IDFs, pixel by pixel.
+
+The IDF is walked here independently of ``snapcal_core`` (xml.etree, Mantid IDF semantics):
+arm components placed by log-driven ``r-position``/``t-position``/``roty`` parameters, column
+types holding panels at ``<trans x y>``, rectangular panels with ``xstart/xstep/ystart/ystep``
+and ids ``idstart + ix * idstepbyrow + iy`` (``idfillbyfirst="y"``).
+"""
+
+from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
 
-from snapcal_core.constants import DIFC_FACTOR_US_PER_ANGSTROM_M, L1_M
+from snapcal_core.constants import L1_M, N_LITE_PIXELS, N_NATIVE_PIXELS
 from snapcal_core.instrument.geometry import snap_geometry
 from snapcal_core.instrument.lite import lite_map
 
 ARC = (-65.3, 104.95)  # (det_arc1, det_arc2)
-LIN = (0.045, 0.043)
+LIN = (0.045, 0.043)  # (det_lin1, det_lin2)
+OTHER_ARC, OTHER_LIN = (-40.0, 80.0), (0.1, 0.0)
 NS = {"m": "http://www.mantidproject.org/IDF/1.0"}
+#: 2 m_n / h in us/(angstrom m) as SCIENCE.md quotes it (independent of snapcal's constant).
+DIFC_FACTOR_QUOTED = 505.5568
 
 
-def _rot_y(deg):
+def _rot_y(deg: float) -> np.ndarray:
+    """Right-handed rotation about +y (Mantid ``roty``)."""
     a = np.deg2rad(deg)
     return np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
 
 
-def positions_from_idf(path):
-    """Every pixel position computed independently from the IDF XML (detector id -> xyz)."""
-    root = ET.parse(path).getroot()
-    logs = {"det_arc1": ARC[0], "det_arc2": ARC[1], "det_lin1": LIN[0], "det_lin2": LIN[1]}
-    types = {t.attrib["name"]: t for t in root.findall("m:type", NS)}
-    panel = types["panel"]
+def _log_value(parameter: ET.Element, logs: dict[str, float]) -> float:
+    """A ``<parameter><logfile id=... eq=.../>`` value; only the IDF's ``value`` and ``A+value`` forms."""
+    logfile = parameter.find("m:logfile", NS)
+    value = logs[logfile.attrib["id"]]
+    eq = logfile.attrib.get("eq", "value").replace(" ", "")
+    if eq == "value":
+        return value
+    assert eq.endswith("+value"), f"unsupported IDF equation {eq!r}"
+    return float(eq[: -len("+value")]) + value
+
+
+def _placement(location: ET.Element, logs: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """(origin, rotation) of a ``<location>``: x/y/z attributes or r/t/p parameters, roty, <trans>."""
+    assert location.find("m:rot", NS) is None, "nested <rot> is not handled by this test's IDF walker"
+    params = {p.attrib["name"]: _log_value(p, logs) for p in location.findall("m:parameter", NS)}
+    if "r-position" in params:
+        r, t, p = params["r-position"], np.deg2rad(params["t-position"]), np.deg2rad(params.get("p-position", 0.0))
+        origin = r * np.array([np.sin(t) * np.cos(p), np.sin(t) * np.sin(p), np.cos(t)])
+    else:
+        origin = np.array([float(location.attrib.get(k, 0.0)) for k in "xyz"])
+    trans = location.find("m:trans", NS)
+    if trans is not None:
+        origin = origin + np.array([float(trans.attrib.get(k, 0.0)) for k in "xyz"])
+    return origin, _rot_y(params.get("roty", 0.0))
+
+
+def _panel_pixels(panel: ET.Element, component: ET.Element) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and local centres of a rectangular_detector placed by ``component``."""
     nx, ny = int(panel.attrib["xpixels"]), int(panel.attrib["ypixels"])
     xs = float(panel.attrib["xstart"]) + np.arange(nx) * float(panel.attrib["xstep"])
     ys = float(panel.attrib["ystart"]) + np.arange(ny) * float(panel.attrib["ystep"])
-    out = {}
+    assert component.attrib["idfillbyfirst"] == "y"
+    ix, iy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+    ids = int(component.attrib["idstart"]) + ix * int(component.attrib["idstepbyrow"]) + iy
+    local = np.stack([xs[ix], ys[iy], np.zeros(ix.shape)], axis=-1)
+    return ids.ravel(), local.reshape(-1, 3)
+
+
+def positions_from_idf(path, *, arc_deg, lin_m) -> tuple[np.ndarray, float]:
+    """Every pixel position (detector-id order) and L1, computed from the IDF XML alone."""
+    root = ET.parse(path).getroot()
+    logs = {"det_arc1": arc_deg[0], "det_arc2": arc_deg[1], "det_lin1": lin_m[0], "det_lin2": lin_m[1]}
+    types = {t.attrib["name"]: t for t in root.findall("m:type", NS)}
+    ids_all, pos_all = [], []
+
+    def walk(component: ET.Element, origin: np.ndarray, rot: np.ndarray) -> None:
+        kind = types[component.attrib["type"]]
+        for location in component.findall("m:location", NS):
+            o_local, r_local = _placement(location, logs)
+            o, r = origin + rot @ o_local, rot @ r_local
+            if kind.attrib.get("is") == "rectangular_detector":
+                ids, local = _panel_pixels(kind, component)
+                ids_all.append(ids)
+                pos_all.append(o + local @ r.T)
+            else:
+                for child in kind.findall("m:component", NS):
+                    walk(child, o, r)
+
     for arm in ("East", "West"):
-        loc = root.find(f"m:component[@type='{arm}']/m:location", NS)
-        params = {p.attrib["name"]: p.find("m:logfile", NS) for p in loc.findall("m:parameter", NS)}
-
-        def value(name):
-            lf = params[name]
-            v = logs[lf.attrib["id"]]
-            return eval(lf.attrib.get("eq", "value"), {}, {"value": v})  # IDF equations like 0.5+value
-
-        r, t, roty = value("r-position"), np.deg2rad(value("t-position")), value("roty")
-        origin = np.array([r * np.sin(t), 0.0, r * np.cos(t)])
-        rot = _rot_y(roty)
-        for col in types[arm].findall("m:component", NS):
-            for comp in types[col.attrib["type"]].findall("m:component", NS):
-                trans = comp.find("m:location/m:trans", NS).attrib
-                tx, ty = float(trans.get("x", 0)), float(trans.get("y", 0))
-                start, step = int(comp.attrib["idstart"]), int(comp.attrib["idstepbyrow"])
-                ix, iy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
-                ids = start + ix * step + iy  # idfillbyfirst="y"
-                local = np.stack([xs[ix] + tx, ys[iy] + ty, np.zeros_like(xs[ix])], axis=-1).reshape(-1, 3)
-                out[start] = (ids.ravel(), origin + local @ rot.T)
-    ids = np.concatenate([v[0] for v in out.values()])
-    pos = np.concatenate([v[1] for v in out.values()])
+        walk(root.find(f"m:component[@type='{arm}']", NS), np.zeros(3), np.eye(3))
+    ids, pos = np.concatenate(ids_all), np.concatenate(pos_all)
+    assert np.array_equal(np.sort(ids), np.arange(ids.size)), "IDF ids are not a permutation of 0..n-1"
     result = np.empty_like(pos)
     result[ids] = pos
-    assert np.array_equal(np.sort(ids), np.arange(ids.size))
-    return result
+    moderator = root.find("m:component[@type='moderator']/m:location", NS)
+    return result, -float(moderator.attrib["z"])
 
 
-@pytest.mark.parametrize("lite,name", [(False, "SNAP_Definition.xml"), (True, "SNAPLite_Definition.xml")])
-def test_pixel_positions_match_snap_idf(shared_reference, lite, name):
-    expected = positions_from_idf(shared_reference / "snap" / name)
-    geometry = snap_geometry(arc_deg=ARC, lin_m=LIN, lite=lite)
-    assert geometry.position_m.shape == expected.shape
+@pytest.fixture(scope="module")
+def native_idf(shared_reference):
+    return positions_from_idf(shared_reference / "snap" / "SNAP_Definition.xml", arc_deg=ARC, lin_m=LIN)
+
+
+@pytest.fixture(scope="module")
+def native_geometry():
+    return snap_geometry(arc_deg=ARC, lin_m=LIN, lite=False)
+
+
+def test_pixel_positions_match_snap_idf(native_idf, native_geometry):
+    expected, _ = native_idf
+    assert expected.shape == native_geometry.position_m.shape == (N_NATIVE_PIXELS, 3)
+    assert np.abs(native_geometry.position_m - expected).max() < 1e-6
+
+
+@pytest.mark.parametrize("arc,lin", [(ARC, LIN), (OTHER_ARC, OTHER_LIN)])
+def test_lite_pixel_positions_match_snaplite_idf(shared_reference, arc, lin):
+    expected, _ = positions_from_idf(shared_reference / "snap" / "SNAPLite_Definition.xml", arc_deg=arc, lin_m=lin)
+    geometry = snap_geometry(arc_deg=arc, lin_m=lin, lite=True)
+    assert expected.shape == geometry.position_m.shape == (N_LITE_PIXELS, 3)
     assert np.abs(geometry.position_m - expected).max() < 1e-6
 
 
-def test_lite_centres_are_means_of_their_native_pixels():
-    native = snap_geometry(arc_deg=ARC, lin_m=LIN)
+def test_l2_two_theta_and_difc_follow_from_idf_positions(native_idf, native_geometry):
+    """L2 = |r|, 2theta = angle to the beam (+z), DIFC = 505.5568 (L1 + L2) sin(theta), every pixel."""
+    pos, l1_m = native_idf
+    assert native_geometry.l1_m == pytest.approx(l1_m) == L1_M
+    l2 = np.linalg.norm(pos, axis=1)
+    two_theta = np.arccos(pos[:, 2] / l2)
+    np.testing.assert_allclose(native_geometry.l2_m, l2, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(native_geometry.two_theta_rad, two_theta, rtol=0, atol=1e-5)
+    difc = DIFC_FACTOR_QUOTED * (l1_m + l2) * np.sin(0.5 * two_theta)
+    np.testing.assert_allclose(native_geometry.difc_us_per_angstrom, difc, rtol=2e-6)
+
+
+def test_lite_centres_are_means_of_their_native_pixels(native_geometry):
     lite = snap_geometry(arc_deg=ARC, lin_m=LIN, lite=True)
     mapping = lite_map()
-    mean = np.stack([np.bincount(mapping, weights=native.position_m[:, k]) / 64 for k in range(3)], axis=1)
+    counts = np.bincount(mapping, minlength=N_LITE_PIXELS)
+    assert np.all(counts == 64)
+    mean = np.stack([np.bincount(mapping, weights=native_geometry.position_m[:, k]) / 64 for k in range(3)], axis=1)
     assert np.abs(mean - lite.position_m).max() < 1e-9
 
 
-def test_difc_is_factor_times_flight_path_times_sin_theta():
-    g = snap_geometry(arc_deg=ARC, lin_m=LIN, lite=True)
-    i = 12345
-    pos = g.position_m[i]
-    l2 = np.linalg.norm(pos)
-    theta = 0.5 * np.arccos(pos[2] / l2)
-    assert g.difc_us_per_angstrom[i] == pytest.approx(DIFC_FACTOR_US_PER_ANGSTROM_M * (L1_M + l2) * np.sin(theta), rel=1e-12)
-    assert g.l2_m[i] == pytest.approx(l2)
+def test_each_arm_follows_its_own_logs():
+    """East (panels 0-8) moves with det_arc2/det_lin2 only, West (9-17) with det_arc1/det_lin1 only."""
+    base = snap_geometry(arc_deg=ARC, lin_m=LIN, lite=True).position_m
+    east_moved = snap_geometry(arc_deg=(ARC[0], ARC[1] + 5.0), lin_m=(LIN[0], LIN[1] + 0.01), lite=True).position_m
+    half = N_LITE_PIXELS // 2
+    assert np.linalg.norm(east_moved[:half] - base[:half], axis=1).min() > 1e-3 and np.array_equal(east_moved[half:], base[half:])
+    assert np.all(base[:half, 0] > 0) and np.all(base[half:, 0] < 0)  # arc2 > 0 puts East at +x
 
 
-def test_columns_sit_at_decreasing_angles_on_the_east_arm():
-    g = snap_geometry(arc_deg=ARC, lin_m=LIN, lite=True)
-    col_mean = [np.rad2deg(g.two_theta_rad[k * 3072:(k + 1) * 3072].mean()) for k in range(3)]
+def test_columns_sit_at_decreasing_angles_on_the_east_arm(native_geometry):
+    per_column = 3 * native_geometry.n_pixels // 18
+    two_theta_deg = np.rad2deg(native_geometry.two_theta_rad)
+    col_mean = [two_theta_deg[k * per_column:(k + 1) * per_column].mean() for k in range(3)]
     assert col_mean[0] > col_mean[1] > col_mean[2]
     assert 115 < col_mean[0] < 125
