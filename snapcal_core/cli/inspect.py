@@ -7,12 +7,13 @@ import typer
 
 from snapcal_core.cli._common import console, print_json, print_table
 from snapcal_core.data.load import load_run
+from snapcal_core.data.read import read_header
 from snapcal_core.instrument.groupings import load_grouping
 
 
-def run_summary(run: str, *, lite: bool, grouping: str, write_lite: bool = False) -> dict:
-    """IPTS, file, state, and events per group of ``grouping`` for one run."""
-    events = load_run(run, lite=lite or write_lite, write_lite=write_lite)
+def run_summary(run: str, *, lite: bool, grouping: str = "Column", write_lite: bool = False) -> dict:
+    """IPTS, file, state, events in the file and in the band, and events per group of ``grouping``."""
+    events = load_run(run, lite=lite, write_lite=write_lite)
     groups = load_grouping(grouping, lite=events.lite)
     per_group = np.bincount(groups.group_of_pixel[events.pixel], minlength=int(groups.group_ids.max()) + 1)
     meta = events.metadata
@@ -21,9 +22,13 @@ def run_summary(run: str, *, lite: bool, grouping: str, write_lite: bool = False
         "ipts": meta.ipts,
         "file": meta.raw_path,
         "title": meta.title,
+        "start_time": meta.start_time,
+        "end_time": meta.end_time,
+        "proton_charge": meta.proton_charge,
         "state_id": meta.state.state_id(),
         "state": meta.state.model_dump(mode="json"),
         "lite": events.lite,
+        "events_in_file": read_header(meta.raw_path).n_events,
         "events_in_band": events.n_events,
         "grouping": groups.name,
         "events_per_group": {int(g): int(per_group[g]) for g in groups.group_ids},
@@ -32,24 +37,26 @@ def run_summary(run: str, *, lite: bool, grouping: str, write_lite: bool = False
 
 def inspect(
     run: str = typer.Argument(..., help="Run number"),
-    lite: bool = typer.Option(False, "--lite", help="Count events in Lite mode"),
+    lite: bool = typer.Option(False, "--lite", help="Count events in Lite mode (uses the Lite copy if present)"),
     grouping: str = typer.Option("Column", "--grouping", help="Column|Bank|All|FILE"),
     write_lite: bool = typer.Option(False, "--write-lite", help="Also write the Lite copy under <IPTS>/shared/lite"),
     json_out: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
-    """Show a run's IPTS, file, state id, detector state and events per group."""
-    summary = run_summary(run, lite=lite, grouping=grouping, write_lite=write_lite)
+    """Show a run's IPTS, file, state id, detector state and events in total and per group."""
+    s = run_summary(run, lite=lite, grouping=grouping, write_lite=write_lite)
     if json_out:
-        print_json(summary)
+        print_json(s)
         return
-    s = summary["state"]
-    console.print(f"run {summary['run_number']}  IPTS-{summary['ipts']}  {summary['title']}")
-    console.print(f"  file     : {summary['file']}")
-    console.print(f"  state id : {summary['state_id']}  (arc {s['arc_deg']}, lin {s['lin_m']}, "
-                  f"{s['wavelength_angstrom']} A, {s['frequency_hz']} Hz, guide {s['guide']})")
-    rows = [[g, n] for g, n in summary["events_per_group"].items()]
-    print_table(f"events in band per {summary['grouping']} group ({'Lite' if lite else 'native'}): "
-                f"{summary['events_in_band']:,}", ["group", "events"], rows)
+    st = s["state"]
+    console.print(f"run {s['run_number']}  IPTS-{s['ipts']}  {s['title']}")
+    console.print(f"  file     : {s['file']}")
+    console.print(f"  time     : {s['start_time']} .. {s['end_time']}  proton charge {s['proton_charge']:.6g}")
+    console.print(f"  state id : {s['state_id']}  (arc {tuple(st['arc_deg'])} deg, lin {tuple(st['lin_m'])} m, "
+                  f"{st['wavelength_angstrom']} A, {st['frequency_hz']} Hz, guide {st['guide']})")
+    console.print(f"  events   : {s['events_in_file']:,} in the file, {s['events_in_band']:,} in the TOF band")
+    rows = [[g, n] for g, n in s["events_per_group"].items()]
+    mode = "Lite" if s["lite"] else "native"
+    print_table(f"events in band per {s['grouping']} group ({mode})", ["group", "events"], rows)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,13 +6,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from snapcal_core.errors import IptsNotFoundError
 from snapcal_core.models import validate_run_number
 
-#: data_root -> {run: ipts}; a miss triggers a re-scan, so new runs are found.
+#: resolved data_root -> {run: ipts}. Only hits are cached, and a hit is re-checked on disk, so a
+#: run that appears later is found and a run that moved is searched for again.
 _IPTS_CACHE: dict[Path, dict[int, int]] = {}
+
+
+@dataclass(frozen=True)
+class RunLocation:
+    """Where a run's files are (the Lite copy may not exist yet)."""
+
+    run_number: int
+    ipts: int
+    raw_path: Path
+    lite_path: Path
 
 
 def ipts_dir(data_root: Path, ipts: int) -> Path:
@@ -27,31 +39,53 @@ def lite_file_path(data_root: Path, *, ipts: int, run_number: int) -> Path:
     return ipts_dir(data_root, ipts) / "shared" / "lite" / f"SNAP_{run_number}.lite.nxs.h5"
 
 
-#: Where runs live below ``<data_root>/SNAP``: (glob, file suffix, depth of the IPTS folder above the file).
-_RUN_FILES = (("IPTS-*/nexus/SNAP_*.nxs.h5", ".nxs.h5", 1), ("IPTS-*/shared/lite/SNAP_*.lite.nxs.h5", ".lite.nxs.h5", 2))
+def _has_run(data_root: Path, ipts: int, run: int) -> bool:
+    return (raw_file_path(data_root, ipts=ipts, run_number=run).is_file()
+            or lite_file_path(data_root, ipts=ipts, run_number=run).is_file())
 
 
-def _scan(data_root: Path) -> dict[int, int]:
-    """run -> IPTS for every raw file (or, failing that, Lite copy) in the facility tree."""
-    found: dict[int, int] = {}
-    for pattern, suffix, depth in _RUN_FILES:
-        for path in (Path(data_root) / "SNAP").glob(pattern):
-            try:
-                ipts = int(path.parents[depth].name.removeprefix("IPTS-"))
-                run = int(path.name.removeprefix("SNAP_").removesuffix(suffix))
-            except ValueError:
-                continue
-            found.setdefault(run, ipts)
-    return found
+def _ipts_numbers(data_root: Path) -> list[int]:
+    """IPTS numbers of the ``IPTS-<n>`` folders under ``<data_root>/SNAP``, ascending."""
+    numbers = []
+    for folder in (Path(data_root) / "SNAP").glob("IPTS-*"):
+        suffix = folder.name.removeprefix("IPTS-")
+        if suffix.isdigit() and folder.is_dir():
+            numbers.append(int(suffix))
+    return sorted(numbers)
+
+
+def _search(data_root: Path, run: int) -> int | None:
+    """The IPTS holding the run's raw file, else its Lite copy (lowest IPTS if several do), else None."""
+    numbers = _ipts_numbers(data_root)
+    for path_of in (raw_file_path, lite_file_path):
+        for ipts in numbers:
+            if path_of(data_root, ipts=ipts, run_number=run).is_file():
+                return ipts
+    return None
 
 
 def find_ipts(run_number: object, *, data_root: Path) -> int:
-    """The IPTS that holds ``run_number`` (cached per data root; re-scanned on a miss)."""
+    """The IPTS that holds ``run_number`` (cached per data root; searched again on a miss)."""
     run = validate_run_number(run_number)
     root = Path(data_root).resolve()
-    cache = _IPTS_CACHE.get(root)
-    if cache is None or run not in cache:
-        cache = _IPTS_CACHE[root] = _scan(root)
-    if run not in cache:
-        raise IptsNotFoundError(f"run {run} is in no IPTS folder under {root / 'SNAP'}")
-    return cache[run]
+    cache = _IPTS_CACHE.setdefault(root, {})
+    ipts = cache.get(run)
+    if ipts is None or not _has_run(root, ipts, run):
+        cache.pop(run, None)
+        ipts = _search(root, run)
+    if ipts is None:
+        where = root / "SNAP"
+        reason = "" if where.is_dir() else " (that folder does not exist: check the data root)"
+        raise IptsNotFoundError(
+            f"run {run} is in no IPTS folder under {where}: no IPTS-*/nexus/SNAP_{run}.nxs.h5{reason}"
+        )
+    cache[run] = ipts
+    return ipts
+
+
+def locate_run(run_number: object, *, data_root: Path) -> RunLocation:
+    """IPTS, raw path and Lite-copy path of a run."""
+    run = validate_run_number(run_number)
+    ipts = find_ipts(run, data_root=data_root)
+    return RunLocation(run_number=run, ipts=ipts, raw_path=raw_file_path(data_root, ipts=ipts, run_number=run),
+                       lite_path=lite_file_path(data_root, ipts=ipts, run_number=run))

@@ -1,15 +1,20 @@
-"""SNS-layout NeXus event files: a streaming writer (simulator, Lite copies) and the bank layout.
+"""SNS-layout NeXus event files: the bank layout and a streaming, atomic writer.
 
-Layout (SCIENCE.md): ``/entry/bank<N>_events`` (NXevent_data) with ``event_id`` uint32,
-``event_time_offset`` float32 (us), ``event_time_zero`` float64 (s), ``event_index`` uint64;
-``/entry/run_number``, ``title``, ``start_time``, ``end_time``, ``duration``, ``proton_charge``;
-``/entry/DASlogs/<PV>`` (NXlog with ``value`` and ``time``).
+Layout (SCIENCE.md "NeXus event files"): ``/entry`` (NXentry) holds one
+``bank<N>_events`` group (NXevent_data) per panel with ``event_id`` uint32 (detector id, or Lite
+pixel id in a Lite copy), ``event_time_offset`` float32 (us), ``event_time_zero`` float64 (s, one
+per 60 Hz pulse) and ``event_index`` uint64 (first event of each pulse); ``run_number``, ``title``,
+``start_time``, ``end_time``, ``duration``, ``proton_charge``; ``DASlogs`` (NXcollection) of
+NXlog groups with ``value`` and ``time``. ``/entry`` also carries ``pixel_mode`` = ``native`` or
+``lite`` so a reader knows which ids it holds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
+import weakref
 from pathlib import Path
 
 import h5py
@@ -17,9 +22,11 @@ import numpy as np
 
 from snapcal_core.constants import LITE_PIXELS_PER_PANEL, N_PANELS, PIXELS_PER_PANEL
 
-#: Bank names in panel order k = 0..17 (the IDF's panel names).
+#: Bank names in panel order k = 0..17 (the IDF's names): bank11, bank12, bank13, bank21, ..., bank63.
 BANK_NAMES: tuple[str, ...] = tuple(f"bank{col}{row}" for col in range(1, 7) for row in range(1, 4))
 PULSE_HZ = 60.0
+#: ``/entry`` attribute telling whether ``event_id`` holds native detector ids or Lite pixel ids.
+PIXEL_MODE_ATTR = "pixel_mode"
 
 
 def _nx(group: h5py.Group, nx_class: str) -> h5py.Group:
@@ -37,8 +44,53 @@ def end_time_iso(start_time: str, duration_s: float) -> str:
     return (dt.datetime.fromisoformat(start_time) + dt.timedelta(seconds=duration_s)).isoformat()
 
 
+def pulse_index(*, n_events: int, n_pulses: int) -> np.ndarray:
+    """``event_index`` spreading ``n_events`` evenly over ``n_pulses``: ``index[i] = floor(i * n / P)``."""
+    return (np.arange(n_pulses, dtype=np.uint64) * np.uint64(n_events)) // np.uint64(n_pulses)
+
+
+def _discard(file: h5py.File, tmp: Path) -> None:
+    """Close and delete an unfinished temporary file (also run if a writer is garbage-collected)."""
+    try:
+        file.close()
+    except Exception:  # noqa: BLE001 - already closed or broken: the unlink below is what matters
+        pass
+    tmp.unlink(missing_ok=True)
+
+
+class _BankBuffer:
+    """Events of one bank waiting to be written, flushed to HDF5 in whole chunks only.
+
+    Writing whole chunks means no compressed chunk is ever read back and rewritten.
+    """
+
+    def __init__(self) -> None:
+        self.ids: list[np.ndarray] = []
+        self.tofs: list[np.ndarray] = []
+        self.n = 0
+
+    def add(self, ids: np.ndarray, tofs: np.ndarray) -> None:
+        self.ids.append(ids)
+        self.tofs.append(tofs)
+        self.n += ids.size
+
+    def take(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``n`` buffered events; the rest stays buffered."""
+        if not self.ids:
+            return np.empty(0, np.uint32), np.empty(0, np.float32)
+        ids, tofs = np.concatenate(self.ids), np.concatenate(self.tofs)
+        self.ids, self.tofs = ([ids[n:]], [tofs[n:]]) if n < ids.size else ([], [])
+        self.n = ids.size - n
+        return ids[:n], tofs[:n]
+
+
 class EventFileWriter:
-    """Stream events into an SNS-layout event file; nothing appears at ``path`` until :meth:`close`."""
+    """Stream events into an SNS-layout event file; nothing appears at ``path`` until :meth:`close`.
+
+    Use as a context manager: an exception inside the ``with`` block discards the temporary
+    file. Events are buffered per bank and written in whole chunks of ``chunk_events``; with
+    ``compression`` (gzip level 1 by default) the chunks are byte-shuffled before deflate.
+    """
 
     def __init__(
         self,
@@ -54,24 +106,25 @@ class EventFileWriter:
         lite: bool = False,
         chunk_events: int = 1 << 20,
     ) -> None:
+        if duration_s <= 0:
+            raise ValueError(f"duration_s must be positive, got {duration_s}")
+        end_time_iso(start_time, duration_s)  # fail now on a malformed start time, not at close
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.partial")
+        self.lite = lite
         self._pixels_per_panel = LITE_PIXELS_PER_PANEL if lite else PIXELS_PER_PANEL
-        self._meta = dict(run_number=run_number, title=title, start_time=start_time, duration_s=duration_s,
-                          proton_charge=proton_charge, das_logs=das_logs)
+        self._chunk = max(1, int(chunk_events))
+        self._compression = compression
+        self._meta = dict(run_number=run_number, title=title, start_time=start_time, duration_s=float(duration_s),
+                          proton_charge=float(proton_charge), das_logs=dict(das_logs))
+        self._buffers = [_BankBuffer() for _ in BANK_NAMES]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
         self._file = h5py.File(self._tmp, "w")
+        self._finalizer = weakref.finalize(self, _discard, self._file, self._tmp)
         entry = _nx(self._file.create_group("entry"), "NXentry")
-        opts = dict(chunks=(min(chunk_events, 1 << 20),), maxshape=(None,), compression=compression)
-        if compression == "gzip":
-            opts["compression_opts"] = 1
-        self._banks = []
-        for name in BANK_NAMES:
-            g = _nx(entry.create_group(f"{name}_events"), "NXevent_data")
-            g.create_dataset("event_id", shape=(0,), dtype=np.uint32, **opts)
-            g.create_dataset("event_time_offset", shape=(0,), dtype=np.float32, **opts)
-            g["event_time_offset"].attrs["units"] = np.bytes_("microsecond")
-            self._banks.append(g)
+        entry.attrs[PIXEL_MODE_ATTR] = np.bytes_("lite" if lite else "native")
+        self._banks = [_nx(entry.create_group(f"{name}_events"), "NXevent_data") for name in BANK_NAMES]
+        self._closed = False
 
     def __enter__(self) -> "EventFileWriter":
         return self
@@ -83,54 +136,92 @@ class EventFileWriter:
             self.abort()
 
     def append(self, event_id: np.ndarray, tof_us: np.ndarray) -> None:
-        """Add events (detector or Lite ids, TOF in us) of any mix of panels."""
-        event_id = np.asarray(event_id, dtype=np.uint32)
-        tof_us = np.asarray(tof_us, dtype=np.float32)
+        """Add events (detector ids, or Lite ids for a Lite copy; TOF in us) of any mix of panels."""
+        if self._closed:
+            raise ValueError(f"writer of {self.path} is already closed")
+        event_id = np.asarray(event_id).ravel()
+        tof_us = np.asarray(tof_us, dtype=np.float32).ravel()
         if event_id.shape != tof_us.shape:
             raise ValueError(f"event_id {event_id.shape} and tof_us {tof_us.shape} differ in shape")
-        panel = event_id // self._pixels_per_panel
-        if panel.size and panel.max() >= N_PANELS:
-            raise ValueError(f"event id {int(event_id.max())} is beyond the last panel")
-        order = np.argsort(panel, kind="stable")
+        if event_id.size == 0:
+            return
+        n_ids = N_PANELS * self._pixels_per_panel
+        if event_id.min() < 0 or event_id.max() >= n_ids:
+            bad = event_id[(event_id < 0) | (event_id >= n_ids)][0]
+            raise ValueError(f"event id {int(bad)} is outside 0..{n_ids - 1} ({'Lite' if self.lite else 'native'})")
+        event_id = event_id.astype(np.uint32, copy=False)
+        panel = (event_id // np.uint32(self._pixels_per_panel)).astype(np.uint8)
+        order = np.argsort(panel, kind="stable")  # radix sort for uint8: O(n), keeps append order per bank
         bounds = np.searchsorted(panel[order], np.arange(N_PANELS + 1))
+        ids, tofs = event_id[order], tof_us[order]
         for k in range(N_PANELS):
             lo, hi = bounds[k], bounds[k + 1]
             if hi > lo:
-                sel = order[lo:hi]
-                for name, values in (("event_id", event_id[sel]), ("event_time_offset", tof_us[sel])):
-                    ds = self._banks[k][name]
-                    n = ds.shape[0]
-                    ds.resize((n + values.size,))
-                    ds[n:] = values
+                self._buffers[k].add(ids[lo:hi], tofs[lo:hi])
+                if self._buffers[k].n >= self._chunk:
+                    self._flush(k, self._buffers[k].n // self._chunk * self._chunk)
+
+    def _dataset_options(self, n_expected: int) -> dict:
+        opts: dict = dict(chunks=(max(1, min(self._chunk, n_expected)),), maxshape=(None,))
+        if self._compression is not None:
+            # byte shuffle first: the high bytes of ids and TOFs are alike, so deflate runs ~1.5x faster,
+            # inflates 2-4x faster and the file is ~15 % smaller (any HDF5 reader undoes it transparently)
+            opts.update(compression=self._compression, shuffle=True)
+            if self._compression == "gzip":
+                opts["compression_opts"] = 1
+        return opts
+
+    def _flush(self, k: int, n: int) -> None:
+        """Write the first ``n`` buffered events of bank ``k`` (creating its datasets on first use)."""
+        ids, tofs = self._buffers[k].take(n)
+        group = self._banks[k]
+        if "event_id" not in group:
+            opts = self._dataset_options(n)
+            group.create_dataset("event_id", shape=(0,), dtype=np.uint32, **opts)
+            group.create_dataset("event_time_offset", shape=(0,), dtype=np.float32, **opts)
+            group["event_time_offset"].attrs["units"] = np.bytes_("microsecond")
+        for name, values in (("event_id", ids), ("event_time_offset", tofs)):
+            ds = group[name]
+            start = ds.shape[0]
+            ds.resize((start + values.size,))
+            ds[start:] = values
 
     def _finish_banks(self) -> None:
         duration = self._meta["duration_s"]
         n_pulses = max(1, int(round(duration * PULSE_HZ)))
-        pulse_times = np.arange(n_pulses) / PULSE_HZ
-        for g in self._banks:
-            n = g["event_id"].shape[0]
-            g.create_dataset("event_time_zero", data=pulse_times)
-            g["event_time_zero"].attrs["units"] = np.bytes_("second")
-            g.create_dataset("event_index", data=(np.arange(n_pulses, dtype=np.uint64) * n) // n_pulses)
-            g.create_dataset("total_counts", data=np.array([n], dtype=np.uint64))
+        pulse_times = np.arange(n_pulses, dtype=np.float64) / PULSE_HZ
+        for k, group in enumerate(self._banks):
+            self._flush(k, self._buffers[k].n)
+            n = group["event_id"].shape[0]
+            opts = {"compression": self._compression} if self._compression else {}
+            group.create_dataset("event_time_zero", data=pulse_times, **opts)
+            group["event_time_zero"].attrs["units"] = np.bytes_("second")
+            group["event_time_zero"].attrs["offset"] = np.bytes_(self._meta["start_time"])
+            group.create_dataset("event_index", data=pulse_index(n_events=n, n_pulses=n_pulses), **opts)
+            group.create_dataset("total_counts", data=np.array([n], dtype=np.uint64))
 
     def _write_metadata(self) -> None:
         entry = self._file["entry"]
         m = self._meta
-        entry.create_dataset("run_number", data=np.array([str(m["run_number"]).encode()]))
+        _string(entry, "run_number", str(m["run_number"]))
         _string(entry, "title", m["title"])
         _string(entry, "start_time", m["start_time"])
         _string(entry, "end_time", end_time_iso(m["start_time"], m["duration_s"]))
         entry.create_dataset("duration", data=np.array([m["duration_s"]], dtype=np.float32))
-        entry.create_dataset("proton_charge", data=np.array([m["proton_charge"]]))
+        entry["duration"].attrs["units"] = np.bytes_("second")
+        entry.create_dataset("proton_charge", data=np.array([m["proton_charge"]], dtype=np.float64))
         logs = _nx(entry.create_group("DASlogs"), "NXcollection")
         for name, value in m["das_logs"].items():
             log = _nx(logs.create_group(name), "NXlog")
             log.create_dataset("value", data=np.array([value], dtype=np.float64))
             log.create_dataset("time", data=np.array([0.0]))
+            log["time"].attrs["units"] = np.bytes_("second")
+            log["time"].attrs["start"] = np.bytes_(m["start_time"])
 
     def close(self) -> Path:
-        """Finish the file and move it into place atomically; returns its path."""
+        """Finish the file and move it into place atomically; returns its path (idempotent)."""
+        if self._closed:
+            return self.path
         try:
             self._finish_banks()
             self._write_metadata()
@@ -141,12 +232,11 @@ class EventFileWriter:
         except BaseException:
             self.abort()
             raise
+        self._closed = True
+        self._finalizer.detach()
         return self.path
 
     def abort(self) -> None:
-        """Drop everything written so far."""
-        try:
-            self._file.close()
-        except Exception:
-            pass
-        self._tmp.unlink(missing_ok=True)
+        """Drop everything written so far; ``path`` is left as it was."""
+        self._closed = True
+        self._finalizer()

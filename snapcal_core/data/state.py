@@ -1,6 +1,8 @@
-"""Instrument state from the DAS logs of a NeXus file (last value of each PV)."""
+"""Instrument state from the DAS logs of a NeXus file (last value of each PV, with fallbacks)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -20,20 +22,37 @@ STATE_PVS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _last_value(logs: h5py.Group | None, names: tuple[str, ...], source: str) -> float:
+def _last_finite(logs: h5py.Group | None, name: str) -> float | None:
+    """Last value of ``DASlogs/<name>/value`` if present and finite, else None."""
+    log = logs.get(name) if logs is not None else None
+    value = log.get("value") if isinstance(log, h5py.Group) else None
+    if not isinstance(value, h5py.Dataset):
+        return None
+    values = np.asarray(value[()]).ravel()
+    if not values.size:
+        return None
+    try:
+        last = float(values[-1])
+    except (TypeError, ValueError):
+        return None
+    return last if np.isfinite(last) else None
+
+
+def last_log_value(logs: h5py.Group | None, names: tuple[str, ...], *, source: str) -> float:
+    """Last value of the first of ``names`` present; MissingLogError names the PV, fallbacks and file."""
     for name in names:
-        if logs is not None and name in logs and "value" in logs[name]:
-            values = np.asarray(logs[name]["value"][()]).ravel()
-            if values.size:
-                return float(values[-1])
-    tried = ", ".join(names)
-    raise MissingLogError(f"DAS log {names[0]!r} missing in {source} (tried: {tried})")
+        value = _last_finite(logs, name)
+        if value is not None:
+            return value
+    tried = f" (tried: {', '.join(names)})" if len(names) > 1 else ""
+    raise MissingLogError(f"DAS log {names[0]!r} is missing or has no finite value in {source}{tried}")
 
 
 def read_state(entry: h5py.Group, *, source: str) -> DetectorState:
     """Detector state from ``entry/DASlogs``; :class:`MissingLogError` names the PV and the file."""
     logs = entry.get("DASlogs")
-    v = {field: _last_value(logs, pvs, source) for field, pvs in STATE_PVS.items()}
+    logs = logs if isinstance(logs, h5py.Group) else None
+    v = {field: last_log_value(logs, pvs, source=source) for field, pvs in STATE_PVS.items()}
     return DetectorState(
         arc_deg=(v["arc1"], v["arc2"]),
         lin_m=(v["lin1"], v["lin2"]),
@@ -41,6 +60,14 @@ def read_state(entry: h5py.Group, *, source: str) -> DetectorState:
         frequency_hz=v["frequency"],
         guide=int(round(v["guide"])),
     )
+
+
+def read_state_file(path: Path | str) -> DetectorState:
+    """Detector state of an event file (reads only its DAS logs)."""
+    from snapcal_core.data.read import open_event_file  # read.py imports this module
+
+    with open_event_file(path) as entry:
+        return read_state(entry, source=str(path))
 
 
 def state_logs(state: DetectorState) -> dict[str, float]:
