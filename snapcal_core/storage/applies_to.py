@@ -1,6 +1,7 @@
 """``appliesTo`` expressions (SNAPRed): comma-separated conditions that must all hold.
 
-Each condition is ``>=N``, ``<=N``, ``>N``, ``<N`` or a bare ``N`` (equality), N a run number.
+Each condition is ``>=N``, ``<=N``, ``>N``, ``<N`` or a bare ``N`` (equality), N a run number;
+SNAPRed writes a single condition, which is the one-element case of this grammar.
 """
 
 from __future__ import annotations
@@ -10,21 +11,25 @@ import re
 
 from snapcal_core.errors import StorageError
 
-_CONDITION = re.compile(r"^\s*(>=|<=|>|<|==|=)?\s*(\d+)\s*$")
-_OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq, "=": operator.eq,
-        None: operator.eq}
+_CONDITION = re.compile(r"\s*(>=|<=|>|<|==|=)?\s*([0-9]+)\s*")
+_OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
+MAX_EXPRESSION_CHARS = 200
 
 
 def parse_applies_to(expression: str) -> list[tuple[str, int]]:
-    """Conditions of an expression; :class:`StorageError` naming the bad part otherwise."""
+    """Conditions ``(operator, run)`` of an expression; :class:`StorageError` naming the bad part otherwise."""
     if not isinstance(expression, str) or not expression.strip():
-        raise StorageError(f"appliesTo {expression!r} is empty; use e.g. '>=57000' or '57000,<58000'")
+        raise StorageError(f"appliesTo {expression!r} is empty; use e.g. '>=57000' or '>=57000,<58000'")
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise StorageError(f"appliesTo is {len(expression)} characters long (at most {MAX_EXPRESSION_CHARS})")
     conditions = []
     for part in expression.split(","):
-        m = _CONDITION.match(part)
+        m = _CONDITION.fullmatch(part)
         if m is None:
-            raise StorageError(f"appliesTo {expression!r}: condition {part.strip()!r} is not >=N, <=N, >N, <N or N")
-        conditions.append((m.group(1) or "==", int(m.group(2))))
+            raise StorageError(f"appliesTo {expression!r}: condition {part.strip()!r} is not >=N, <=N, >N, <N or N "
+                               f"(N a run number; conditions separated by commas)")
+        op = m.group(1) or "=="
+        conditions.append(("==" if op == "=" else op, int(m.group(2))))
     return conditions
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from snapcal_core.errors import StorageError
 from snapcal_core.models import DetectorState, validate_run_number
 from snapcal_core.storage.applies_to import normalise
-from snapcal_core.storage.paths import MAX_COMMENT_CHARS
+from snapcal_core.storage.paths import MAX_AUTHOR_CHARS, MAX_COMMENT_CHARS, check_file_name
 
 
 class IndexEntry(BaseModel):
@@ -18,11 +19,21 @@ class IndexEntry(BaseModel):
 
     runNumber: str
     useLiteMode: bool
-    version: int
+    version: int = Field(ge=0, le=9999)
     appliesTo: str
-    comments: str
-    author: str
+    comments: str = ""
+    author: str = ""
     timestamp: float = Field(description="Unix seconds")
+
+    @field_validator("runNumber", mode="before")
+    @classmethod
+    def _run_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("comments", "author", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: object) -> object:  # SNAPRed allows null here
+        return "" if value is None else value
 
 
 class SaveRequest(BaseModel):
@@ -31,11 +42,11 @@ class SaveRequest(BaseModel):
     run_number: int
     state: DetectorState
     lite: bool
-    author: str = Field(min_length=1, description="Who approved the calibration")
+    author: str = Field(min_length=1, max_length=MAX_AUTHOR_CHARS, description="Who approved the calibration")
     comments: str = Field("", max_length=MAX_COMMENT_CHARS)
     applies_to: str | None = Field(None, description="Default '>=<run_number>'")
-    calibrant: str
-    grouping: str
+    calibrant: str = Field(min_length=1, max_length=200)
+    grouping: str = Field(min_length=1, max_length=200)
     calculation_parameters: dict[str, Any] = Field(default_factory=dict)
     group_metrics: list[dict[str, Any]] = Field(default_factory=list)
     iterations: list[dict[str, Any]] = Field(default_factory=list)
@@ -50,6 +61,8 @@ class SaveRequest(BaseModel):
     def _author(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("author must not be blank")
+        if any(ch < " " for ch in value):
+            raise ValueError("author must be one line without control characters")
         return value.strip()
 
     @field_validator("applies_to")
@@ -79,6 +92,33 @@ class CalibrationRecord(BaseModel):
     softwareVersion: str
     tableFile: str
     checksums: dict[str, str] = Field(description="sha256 of every other file in the version folder")
+
+    @field_validator("tableFile")
+    @classmethod
+    def _plain_table(cls, value: str) -> str:
+        return _plain(value)
+
+    @field_validator("checksums")
+    @classmethod
+    def _plain_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            _plain(name)
+        return value
+
+
+def describe(exc: ValidationError) -> str:
+    """A pydantic error on one line: ``field.path: message; ...`` (the first three problems)."""
+    errors = exc.errors()
+    text = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in errors[:3])
+    return text + (f"; and {len(errors) - 3} more" if len(errors) > 3 else "")
+
+
+def _plain(name: str) -> str:
+    """A record only names files inside its own folder (a hand-edited record cannot point elsewhere)."""
+    try:
+        return check_file_name(name, reserved=set())
+    except StorageError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class SavedVersion(BaseModel):

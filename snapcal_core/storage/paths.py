@@ -7,16 +7,19 @@ from pathlib import Path
 
 from snapcal_core.errors import StorageError
 
-STATE_ID = re.compile(r"^[0-9a-f]{16}$")
-VERSION_DIR = re.compile(r"^v_(\d{4})$")
+STATE_ID = re.compile(r"[0-9a-f]{16}")  # always used with fullmatch (``$`` would accept a trailing newline)
+VERSION_DIR = re.compile(r"v_([0-9]{4})")
 INDEX_FILE = "CalibrationIndex.json"
 RECORD_FILE = "CalibrationRecord.json"
 PARAMETERS_FILE = "CalibrationParameters.json"
+GROUPING_MAP_FILE = "groupingMap.json"
 MAX_COMMENT_CHARS = 4000
+MAX_AUTHOR_CHARS = 200
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
 
 
 def check_state_id(state_id: str) -> str:
-    if not isinstance(state_id, str) or not STATE_ID.match(state_id):
+    if not isinstance(state_id, str) or not STATE_ID.fullmatch(state_id):
         raise StorageError(f"state id {state_id!r} is not 16 lower-case hex digits")
     return state_id
 
@@ -53,8 +56,26 @@ def inside(home: Path, path: Path) -> Path:
     return Path(path)
 
 
+def check_file_name(name: str, *, reserved: set[str]) -> str:
+    """A plain file name for the version folder (no separators, no leading dot, not one the store writes)."""
+    if not isinstance(name, str) or not _PLAIN_NAME.fullmatch(name):
+        raise StorageError(f"extra file name {name!r} must be a plain file name (letters, digits, '._+-', "
+                           f"not starting with a dot or containing a path separator)")
+    if name in reserved:
+        raise StorageError(f"extra file name {name!r} is reserved for a file the store writes itself")
+    return name
+
+
 def existing_versions(directory: Path) -> list[int]:
     """Versions of the complete-looking ``v_NNNN`` folders (temporary folders are hidden)."""
     if not directory.is_dir():
         return []
-    return sorted(int(m.group(1)) for p in directory.iterdir() if p.is_dir() and (m := VERSION_DIR.match(p.name)))
+    return sorted(int(m.group(1)) for p in directory.iterdir() if (m := VERSION_DIR.fullmatch(p.name)) and p.is_dir())
+
+
+def list_state_ids(home: Path) -> list[str]:
+    """State ids (16 hex digits) that have a folder under ``<home>/Powder``."""
+    powder = Path(home) / "Powder"
+    if not powder.is_dir():
+        return []
+    return sorted(p.name for p in powder.iterdir() if STATE_ID.fullmatch(p.name) and p.is_dir())

@@ -2,62 +2,84 @@
 
 from __future__ import annotations
 
-import os
+import json
 import shutil
-import signal
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
+
 from snapcal_core import __version__
+from snapcal_core.constants import N_LITE_PIXELS, N_NATIVE_PIXELS
 from snapcal_core.errors import StorageError
 from snapcal_core.instrument.geometry import snap_geometry
-from snapcal_core.io.diffcal import DiffCalTable, read_diffcal, write_diffcal
+from snapcal_core.io.diffcal import DiffCalTable, write_diffcal
 from snapcal_core.models import DetectorState
-from snapcal_core.storage.applies_to import applies
-from snapcal_core.storage.atomic import DiffractionLock, fsync_dir, sha256, write_json_atomic
+from snapcal_core.storage.atomic import (
+    DiffractionLock,
+    checkpoint,
+    fsync_dir,
+    fsync_file,
+    sha256,
+    write_json_new,
+)
 from snapcal_core.storage.index import read_index, write_index
 from snapcal_core.storage.models import CalibrationRecord, IndexEntry, SavedVersion, SaveRequest
 from snapcal_core.storage.paths import (
+    GROUPING_MAP_FILE,
     PARAMETERS_FILE,
     RECORD_FILE,
-    check_state_id,
+    check_file_name,
     diffraction_dir,
     existing_versions,
-    inside,
     state_root,
     table_name,
 )
+from snapcal_core.storage.reconcile import orphan_entries
+from snapcal_core.storage.versions import (  # noqa: F401  (re-exported query API)
+    LoadedVersion,
+    applicable_version,
+    list_states,
+    list_versions,
+    load_version,
+    read_record,
+)
 
+
+#: Built-in focus groupings listed in a new state's grouping map (snapcal_core.instrument.groupings).
 BUILTIN_GROUPINGS = ("Column", "Bank", "All")
 
 
-def _fault(point: str) -> None:
-    """Fault injection for crash tests: ``SNAPCAL_STORE_FAULT=<point>`` kills the process there."""
-    if os.environ.get("SNAPCAL_STORE_FAULT") == point:
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def _publish(directory: Path, version: int, fill: Callable[[Path], CalibrationRecord]) -> Path:
-    """Build ``v_NNNN`` in a hidden temp folder beside it, then rename it into place (never over one)."""
+    """Build ``v_NNNN`` in a hidden temp folder beside it, fsync everything, rename it into place.
+
+    The caller holds the folder's lock; an existing ``v_NNNN`` is never replaced.
+    """
     target = directory / f"v_{version:04d}"
     tmp = directory / f".tmp_v_{version:04d}_{uuid.uuid4().hex}"
     tmp.mkdir(parents=True)
     try:
+        checkpoint("temp_folder_created")
         record = fill(tmp)
+        for path in sorted(tmp.iterdir()):
+            if path.name != record.tableFile:  # write_diffcal fsyncs the table itself
+                fsync_file(path)
         record.checksums = {p.name: sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
-        _fault("before_record")
+        checkpoint("files_written")
         with open(tmp / RECORD_FILE, "w") as fh:
             fh.write(record.model_dump_json(indent=2))
             fh.flush()
-            os.fsync(fh.fileno())
+            fsync_file(tmp / RECORD_FILE)
         fsync_dir(tmp)
-        _fault("before_rename")
+        checkpoint("record_written")
         if target.exists():
             raise StorageError(f"{target} already exists; refusing to overwrite a version")
-        os.rename(tmp, target)
+        tmp.rename(target)
+        checkpoint("renamed")
         fsync_dir(directory)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -77,116 +99,124 @@ def _write_version_files(tmp: Path, *, request: SaveRequest, entry: IndexEntry, 
                          extra_files: dict[str, Path]) -> CalibrationRecord:
     name = table_name(int(entry.runNumber), entry.version)
     write_diffcal(tmp / name, table)
-    write_json_atomic(tmp / PARAMETERS_FILE, {"stateId": request.state.state_id(), "version": entry.version,
-                                              "calibrant": request.calibrant, "grouping": request.grouping,
-                                              **request.calculation_parameters})
+    checkpoint("table_written")
+    parameters = {"stateId": request.state.state_id(), "version": entry.version, "calibrant": request.calibrant,
+                  "grouping": request.grouping, **request.model_dump(mode="json")["calculation_parameters"]}
+    (tmp / PARAMETERS_FILE).write_text(json.dumps(parameters, indent=2))  # fsynced with the folder by _publish
+    checkpoint("parameters_written")
     for target_name, source in extra_files.items():
-        if Path(target_name).name != target_name or target_name.startswith("."):
-            raise StorageError(f"extra file name {target_name!r} must be a plain file name")
         shutil.copyfile(source, tmp / target_name)
+        checkpoint("extra_file_copied")
     return _record(request=request, entry=entry, table_file=name)
 
 
+def check_table(table: DiffCalTable, *, lite: bool) -> None:
+    """Refuse a table that cannot be a calibration of this mode (before anything is written)."""
+    if not isinstance(table, DiffCalTable) or table.n_rows == 0:
+        raise StorageError("the calibration table is empty or not a DiffCalTable")
+    n_pixels = N_LITE_PIXELS if lite else N_NATIVE_PIXELS
+    detid = np.asarray(table.detid)
+    if detid.min() < 0 or detid.max() >= n_pixels:
+        raise StorageError(f"table detector ids span {detid.min()}..{detid.max()}, outside the "
+                           f"{'Lite' if lite else 'native'} range 0..{n_pixels - 1}")
+    if np.unique(detid).size != detid.size:
+        raise StorageError("table detector ids are not unique")
+    used = np.asarray(table.use) != 0
+    if not np.all(np.isfinite(table.difc[used]) & (table.difc[used] > 0)):
+        raise StorageError("table has pixels in use with a non-finite or non-positive DIFC")
+
+
+def _check_extra_files(extra_files: dict[str, Path | str] | None) -> dict[str, Path]:
+    reserved = {RECORD_FILE, PARAMETERS_FILE}
+    checked = {}
+    for name, source in (extra_files or {}).items():
+        check_file_name(name, reserved=reserved)
+        if name.startswith("diffract_consts_"):
+            raise StorageError(f"extra file name {name!r} is reserved for the calibration table")
+        if not Path(source).is_file():
+            raise StorageError(f"extra file {source} (for {name}) does not exist")
+        checked[name] = Path(source)
+    return checked
+
+
 def default_table(state: DetectorState, *, lite: bool) -> DiffCalTable:
+    """The v_0000 table: DIFC from the nominal geometry of the state, DIFA = TZERO = 0, every pixel used."""
     geometry = snap_geometry(arc_deg=state.arc_deg, lin_m=state.lin_m, lite=lite)
     return DiffCalTable.from_difc(geometry.difc_us_per_angstrom, instrument_name="SNAPLite" if lite else "SNAP",
                                   instrument_source="snapcal default calibration from geometry")
 
 
+def _grouping_map(state_id: str) -> dict:
+    """SNAPRed's ``groupingMap.json``: focus-group names and their grouping files (relative names are
+    resolved in SNAPRed's grouping home, where SNAP's ``SNAPFocGroup_<name>[.lite].hdf`` live)."""
+    return {"stateId": state_id,
+            "liteFocusGroups": [{"name": n, "definition": f"SNAPFocGroup_{n}.lite.hdf"} for n in BUILTIN_GROUPINGS],
+            "nativeFocusGroups": [{"name": n, "definition": f"SNAPFocGroup_{n}.hdf"} for n in BUILTIN_GROUPINGS]}
+
+
+def _init_mode(home: Path, state: DetectorState, *, lite: bool) -> None:
+    directory = diffraction_dir(home, state.state_id(), lite=lite)
+    if (directory / "v_0000").is_dir():
+        return
+    with DiffractionLock(directory):
+        if 0 in existing_versions(directory):
+            return
+        entry = IndexEntry(runNumber="0", useLiteMode=lite, version=0, appliesTo=">=0", author="snapcal",
+                           comments="default calibration from the instrument geometry", timestamp=0.0)
+        request = SaveRequest(run_number=1, state=state, lite=lite, author="snapcal", calibrant="none",
+                              grouping="none", calculation_parameters={"source": "geometry"})
+        _publish(directory, 0, lambda tmp: _write_version_files(
+            tmp, request=request, entry=entry, table=default_table(state, lite=lite), extra_files={}))
+        write_index(directory, [entry] + [e for e in read_index(directory) if e.version != 0])
+
+
 def init_state(home: Path, state: DetectorState) -> Path:
     """Create the state's folders with ``v_0000`` (geometry) for Lite and native and its grouping map.
 
-    Idempotent: an existing state (or mode) is left exactly as it is.
+    Idempotent: an existing ``v_0000`` or grouping map is never rewritten.
     """
     root = state_root(home, state.state_id())
     for lite in (True, False):
-        directory = diffraction_dir(home, state.state_id(), lite=lite)
-        with DiffractionLock(directory):
-            if 0 in existing_versions(directory):
-                continue
-            entry = IndexEntry(runNumber="0", useLiteMode=lite, version=0, appliesTo=">=0", author="snapcal",
-                               comments="default calibration from the instrument geometry", timestamp=0.0)
-            request = SaveRequest(run_number=1, state=state, lite=lite, author="snapcal", calibrant="none",
-                                  grouping="none", calculation_parameters={"source": "geometry"})
-            _publish(directory, 0, lambda tmp: _write_version_files(
-                tmp, request=request, entry=entry, table=default_table(state, lite=lite), extra_files={}))
-            write_index(directory, [entry] + [e for e in read_index(directory) if e.version != 0])
-    grouping_map = root / "groupingMap.json"
-    if not grouping_map.exists():
-        focus = [{"name": name, "definition": f"builtin:{name}"} for name in BUILTIN_GROUPINGS]
-        write_json_atomic(grouping_map, {"stateId": state.state_id(), "liteFocusGroups": focus,
-                                         "nativeFocusGroups": focus})
+        _init_mode(home, state, lite=lite)
+    if not (root / GROUPING_MAP_FILE).exists():
+        write_json_new(root / GROUPING_MAP_FILE, _grouping_map(state.state_id()))
     return root
 
 
 def save_calibration(home: Path, request: SaveRequest, table: DiffCalTable, *,
-                     extra_files: dict[str, Path] | None = None) -> SavedVersion:
-    """Publish a new version (max + 1, assigned under the lock) and append its index entry."""
-    request = SaveRequest.model_validate(request.model_dump())  # re-validate: nothing is written for bad input
-    extra_files = {k: Path(v) for k, v in (extra_files or {}).items()}
-    for name, source in extra_files.items():
-        if not source.is_file():
-            raise StorageError(f"extra file {source} (for {name}) does not exist")
+                     extra_files: dict[str, Path | str] | None = None) -> SavedVersion:
+    """Publish a new version (max + 1, assigned under the lock) and append its index entry.
+
+    Everything is validated before the first write. Complete version folders left unindexed by a
+    crashed writer are indexed first (from their records), so versions stay contiguous.
+    """
+    try:
+        request = SaveRequest.model_validate(request.model_dump())
+        request.model_dump_json()  # parameters, metrics and statistics must be JSON-serialisable
+    except (ValidationError, PydanticSerializationError) as exc:
+        raise StorageError(f"invalid calibration save request: {exc}") from None
+    check_table(table, lite=request.lite)
+    extra = _check_extra_files(extra_files)
     state_id = request.state.state_id()
     init_state(home, request.state)
     directory = diffraction_dir(home, state_id, lite=request.lite)
     with DiffractionLock(directory):
+        checkpoint("locked")
         entries = read_index(directory)
-        version = max([e.version for e in entries] + existing_versions(directory)) + 1
+        folders = existing_versions(directory)
+        orphans, _ = orphan_entries(directory, {e.version for e in entries}, folders=folders)
+        entries += orphans
+        version = max([e.version for e in entries] + folders) + 1
+        if version > 9999:
+            raise StorageError(f"{directory} already holds version 9999, the last 4-digit version")
+        # strictly increasing with the version, so "latest by timestamp" is "latest saved" even across
+        # machines whose clocks disagree
+        timestamp = max([time.time()] + [e.timestamp + 0.001 for e in entries])
         entry = IndexEntry(runNumber=str(request.run_number), useLiteMode=request.lite, version=version,
                            appliesTo=request.applies_to_text, comments=request.comments, author=request.author,
-                           timestamp=time.time())
+                           timestamp=timestamp)
         path = _publish(directory, version, lambda tmp: _write_version_files(
-            tmp, request=request, entry=entry, table=table, extra_files=extra_files))
-        _fault("before_index")
+            tmp, request=request, entry=entry, table=table, extra_files=extra))
         write_index(directory, entries + [entry])
+        checkpoint("indexed")
     return SavedVersion(state_id=state_id, lite=request.lite, version=version, path=str(path), entry=entry)
-
-
-def list_states(home: Path) -> list[str]:
-    powder = Path(home) / "Powder"
-    return sorted(p.name for p in powder.iterdir() if p.is_dir()) if powder.is_dir() else []
-
-
-def list_versions(home: Path, state_id: str, *, lite: bool) -> list[IndexEntry]:
-    """Index entries of a state and mode (a corrupt index is an error, never an empty list)."""
-    return read_index(diffraction_dir(home, check_state_id(state_id), lite=lite))
-
-
-@dataclass(frozen=True)
-class LoadedVersion:
-    record: CalibrationRecord
-    table: DiffCalTable
-    path: Path
-    files: dict[str, Path]
-
-    @property
-    def mask(self):
-        return self.table.use == 0
-
-
-def load_version(home: Path, state_id: str, *, lite: bool, version: int) -> LoadedVersion:
-    """Record, table and files of one version; checksums are verified."""
-    directory = inside(home, diffraction_dir(home, state_id, lite=lite) / f"v_{version:04d}")
-    record_path = directory / RECORD_FILE
-    if not record_path.is_file():
-        raise StorageError(f"version {version} of state {state_id} ({'lite' if lite else 'native'}) does not exist "
-                           f"or is incomplete: {record_path} is missing")
-    record = CalibrationRecord.model_validate_json(record_path.read_text())
-    for name, digest in record.checksums.items():
-        if sha256(directory / name) != digest:
-            raise StorageError(f"{directory / name} does not match the checksum in its record")
-    files = {p.name: p for p in directory.iterdir() if p.is_file()}
-    return LoadedVersion(record=record, table=read_diffcal(directory / record.tableFile), path=directory, files=files)
-
-
-def applicable_version(home: Path, state_id: str, *, lite: bool, run_number: int) -> IndexEntry:
-    """The latest (by timestamp) entry whose appliesTo holds for the run; v_0000 only when none does."""
-    entries = list_versions(home, state_id, lite=lite)
-    hits = [e for e in entries if e.version > 0 and applies(e.appliesTo, run_number)]
-    if hits:
-        return max(hits, key=lambda e: (e.timestamp, e.version))
-    zero = [e for e in entries if e.version == 0]
-    if not zero:
-        raise StorageError(f"state {state_id} has no calibration for run {run_number} and no v_0000")
-    return zero[0]

@@ -1,28 +1,27 @@
-import numpy as np
+import shutil
+
 import pytest
 
-from snapcal_core.io.diffcal import DiffCalTable
-from snapcal_core.models import DetectorState
-from snapcal_core.storage.models import SaveRequest
-
-STATE = DetectorState(arc_deg=(-65.3, 104.95), lin_m=(0.045, 0.043), wavelength_angstrom=2.1, frequency_hz=60, guide=1)
-SID = STATE.state_id()
-
-
-def small_table(seed: int, n: int = 300) -> DiffCalTable:
-    rng = np.random.default_rng(seed)
-    t = DiffCalTable.from_difc(rng.uniform(3000, 7000, n), group=rng.integers(1, 7, n).astype(np.int32))
-    t.use[rng.integers(0, n, 5)] = 0
-    return t
-
-
-def request(run=58810, **kw) -> SaveRequest:
-    fields = dict(run_number=run, state=STATE, lite=True, author="alice", calibrant="diamond", grouping="Column",
-                  group_metrics=[{"group_id": 1, "sigma_mean": 0.002}], iterations=[{"iteration": 1}])
-    fields.update(kw)
-    return SaveRequest(**fields)
+from snapcal_core.storage.store import init_state
+from tests.storage._helpers import STATE
 
 
 @pytest.fixture
-def home(tmp_path):
+def fresh_home(tmp_path):
+    """A calibration home that does not exist yet."""
     return tmp_path / "calibration"
+
+
+@pytest.fixture(scope="session")
+def _initialised_template(tmp_path_factory):
+    template = tmp_path_factory.mktemp("template") / "calibration"
+    init_state(template, STATE)  # the native v_0000 (1.2 M pixels) is written once per session
+    return template
+
+
+@pytest.fixture
+def home(tmp_path, _initialised_template):
+    """A calibration home whose test state is already initialised (v_0000 Lite and native)."""
+    target = tmp_path / "calibration"
+    shutil.copytree(_initialised_template, target)
+    return target
