@@ -26,7 +26,6 @@ def _register_all() -> None:
     """Register every command once (idempotent, so tests may call it)."""
     if _REGISTERED:
         return
-    _REGISTERED.append(True)
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
@@ -35,6 +34,7 @@ def _register_all() -> None:
             module.register(app)
     for ep in entry_points(group="snapcal.cli"):
         ep.load()(app)
+    _REGISTERED.append(True)  # only once every command is in: a failed import is retried, not half-registered
 
 
 def main() -> None:
