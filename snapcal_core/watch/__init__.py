@@ -1,0 +1,26 @@
+"""Post-acquisition watcher: find complete calibrant runs in the facility tree and announce each once.
+
+Pure core (never imports Prefect): announcing is a callback the caller supplies.
+"""
+
+from __future__ import annotations
+
+from snapcal_core.watch.errors import RuleFileError, UnreadyFileError, WatchError, WatchStateError
+from snapcal_core.watch.models import Acquisition, SeenRun, WatchState
+from snapcal_core.watch.rules import DEFAULT_TITLE_RULES, CalibrantRules, TitleRule, load_rules
+from snapcal_core.watch.watcher import Watcher
+
+__all__ = [
+    "DEFAULT_TITLE_RULES",
+    "Acquisition",
+    "CalibrantRules",
+    "RuleFileError",
+    "SeenRun",
+    "TitleRule",
+    "UnreadyFileError",
+    "WatchError",
+    "WatchState",
+    "WatchStateError",
+    "Watcher",
+    "load_rules",
+]
