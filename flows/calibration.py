@@ -18,6 +18,7 @@ from prefect.states import Cancelled, Completed
 from flows.parameters import Approval, CalibrationParameters
 from snapcal_core.errors import StorageError
 from snapcal_core.pipeline import CalibrationRequest, RunRef
+from snapcal_core.recipe.gate import evaluate_gate
 from snapcal_core.recipe.result_io import ResultSummary
 from snapcal_core.report.build import ReportRef, extra_files_for_store
 from snapcal_core.report.plots import data_url
@@ -84,18 +85,33 @@ def check_approval(approval: Approval, n_iterations: int) -> str | None:
     return None
 
 
+def automatic_decision(params: CalibrationParameters, summary: ResultSummary, report: ReportRef,
+                       round_: int) -> tuple[Approval | None, dict]:
+    """The decision the approval policy takes without a person (None: ask one) and its record."""
+    log = get_run_logger()
+    accept = dict(decision="accept", applies_to=f">={params.run_number}", iteration=round_)
+    if params.approval == "auto":
+        return Approval(author=params.auto_author or "auto", comments="accepted automatically", **accept), {"policy": "auto"}
+    if params.approval != "gate" or round_ > 1:  # once a person iterated, a person decides
+        return None, {"policy": params.approval}
+    verdict = evaluate_gate(summary, params.gate, difc_change=report.applicable_change)
+    record = {"policy": "gate", "gate": verdict.model_dump(mode="json")}
+    if verdict.passed:
+        log.info("quality gate: every group passes; accepting automatically")
+        return Approval(author=params.auto_author or "quality-gate", comments="accepted by the quality gate", **accept), record
+    log.warning(f"quality gate held the run for a person:\n{verdict.explain()}")
+    return None, record
+
+
 def wait_for_decision(description: str, *, params: CalibrationParameters, n_iterations: int, round_: int) -> Approval | None:
     """Pause (or suspend, from a deployment) until a valid decision; None when the wait timed out."""
     log = get_run_logger()
-    if params.approval == "auto":
-        return Approval(decision="accept", author=params.auto_author or "auto", applies_to=f">={params.run_number}",
-                        iteration=n_iterations, comments="accepted automatically")
     deployed = get_run_context().flow_run.deployment_id is not None
     problem = ""
     for attempt in range(1, 100):
         form = Approval.with_initial_data(description=(f"**Rejected:** {problem}\n\n" if problem else "") + description,
                                           applies_to=f">={params.run_number}", iteration=n_iterations)
-        key = f"approval-{round_}-{attempt}"
+        key = f"approval-{round_}-{attempt}"  # deterministic: a re-executed (resumed) run gets its input back
         try:
             if deployed:
                 approval = suspend_flow_run(wait_for_input=form, timeout=params.pause_timeout_s, key=key)
@@ -108,6 +124,24 @@ def wait_for_decision(description: str, *, params: CalibrationParameters, n_iter
             return approval
         log.warning(f"approval rejected, still waiting: {problem}")
     return None
+
+
+def decide(description: str, *, params: CalibrationParameters, summaries: list[ResultSummary],
+           report: ReportRef) -> tuple[Approval | None, dict]:
+    """Apply the approval policy, then ask a person if it did not decide."""
+    approval, record = automatic_decision(params, summaries[-1], report, len(summaries))
+    if approval is None:
+        if "gate" in record:
+            description = f"**The quality gate held this run:**\n\n{record_gate_text(record)}\n\n{description}"
+        approval = wait_for_decision(description, params=params, n_iterations=len(summaries), round_=len(summaries))
+    if approval is not None:
+        record.update(decision=approval.decision, author=approval.author, iteration=approval.iteration)
+    return approval, record
+
+
+def record_gate_text(record: dict) -> str:
+    failures = [f"- group {g['group_id']}: {'; '.join(g['failures'])}" for g in record["gate"]["groups"] if not g["passed"]]
+    return "\n".join([f"- {f}" for f in record["gate"]["run_failures"]] + failures)
 
 
 def leave_expired_pause(flow_run_id: str) -> None:
@@ -136,7 +170,7 @@ def calibration_flow(params: CalibrationParameters):
         summaries.append(run_iteration(ref, events, request, work / f"iteration_{len(summaries) + 1}", start_table))
         reports.append(t.assess(summaries, ref.state, compare))
         description = publish(reports[-1], ref.run_number)
-        approval = wait_for_decision(description, params=params, n_iterations=len(summaries), round_=len(summaries))
+        approval, approval_record = decide(description, params=params, summaries=summaries, report=reports[-1])
         if approval is None:
             leave_expired_pause(flow_run_id)
         if approval is None or approval.decision == "cancel":
@@ -153,6 +187,6 @@ def calibration_flow(params: CalibrationParameters):
             continue
         chosen = summaries[approval.iteration - 1]
         saved = t.save(chosen, ref.state, approval.author, approval.comments, approval.applies_to,
-                       extra_files_for_store(chosen, reports[approval.iteration - 1]))
+                       extra_files_for_store(chosen, reports[approval.iteration - 1]), approval_record)
         log.info(f"saved iteration {approval.iteration} as version {saved.version}: {saved.path}")
         return Completed(message=f"saved version {saved.version} at {saved.path}", data=saved.model_dump(mode="json"))

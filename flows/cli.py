@@ -86,6 +86,7 @@ def calibrate(
     fit: FitMode = typer.Option(FitMode.DIFC, "--fit", help="Constants fitted per group"),
     skip_pixel: bool = typer.Option(False, "--skip-pixel", help="Skip the cross-correlation loop"),
     approve: bool = typer.Option(False, "--approve", help="Accept automatically (scripted use)"),
+    gate: bool = typer.Option(False, "--gate", help="Accept automatically only if every group passes the quality gate"),
     author: str = typer.Option("", "--author", help="Author recorded with --approve"),
     interactive: bool = typer.Option(False, "--interactive", help="Decide at the terminal prompt"),
     pause_timeout: int = typer.Option(3600, "--pause-timeout", help="Seconds to wait for a decision"),
@@ -98,8 +99,10 @@ def calibrate(
 
     if approve and not author.strip():
         raise typer.BadParameter("--approve needs --author NAME")
+    if approve and gate:
+        raise typer.BadParameter("--approve and --gate exclude each other")
     params = CalibrationParameters(run_number=run, sample=sample, grouping=grouping, lite=not native, fit_mode=fit,
-                                   skip_pixel=skip_pixel, approval="auto" if approve else "manual",
+                                   skip_pixel=skip_pixel, approval="auto" if approve else "gate" if gate else "manual",
                                    auto_author=author, pause_timeout_s=pause_timeout)
     _start_api()
     box: dict = {}
@@ -131,4 +134,7 @@ def calibrate(
 
 
 def register(app: typer.Typer) -> None:
+    from flows import watch
+
     app.command("calibrate")(calibrate)
+    watch.register(app)

@@ -11,6 +11,7 @@ from snapcal_core.calibrant.peaks import PeakSettings
 from snapcal_core.pipeline import CalibrationRequest
 from snapcal_core.recipe.calibrate import RecipeSettings
 from snapcal_core.recipe.difc_fit import FitMode
+from snapcal_core.recipe.gate import QualityGate
 from snapcal_core.recipe.peakfit import PeakFitSettings
 from snapcal_core.recipe.pixel import PixelCalibrationSettings
 
@@ -31,8 +32,10 @@ class CalibrationParameters(BaseModel):
     crystal_dmin: float = Field(0.4, gt=0, description="Smallest reflection d (angstrom)")
     crystal_dmax: float = Field(100.0, gt=0, description="Largest reflection d (angstrom)")
     skip_pixel: bool = Field(False, description="Skip the pixel cross-correlation loop")
-    approval: Literal["manual", "auto"] = Field("manual", description="manual: pause for a person; auto: accept")
-    auto_author: str = Field("", description="Author recorded when approval is auto")
+    approval: Literal["manual", "auto", "gate"] = Field(
+        "manual", description="manual: pause for a person; auto: accept; gate: accept only if every group passes the quality gate, else pause")
+    gate: QualityGate = Field(default_factory=QualityGate, description="Thresholds of the quality gate (approval = gate)")
+    auto_author: str = Field("", description="Author recorded when approval is auto or gate")
     pause_timeout_s: int = Field(3600, ge=1, description="How long to wait for a decision before ending, saving nothing")
 
     def request(self) -> CalibrationRequest:

@@ -28,6 +28,8 @@ class SnapcalSettings(BaseSettings):
     calibration_home: Path = Field(Path("var/calibration"), description="Root of the calibration store")
     scratch_dir: Path = Field(Path("var/scratch"), description="Work area for intermediate files")
     calibrant_home: Path = Field(_PACKAGE_SAMPLES, description="Folder of calibrant-sample JSON files")
+    watch_state: Path = Field(Path("var/watch/announced.json"), description="Runs the acquisition watcher has announced")
+    calibrant_rules: Path | None = Field(None, description="Rule file (TOML/JSON) saying which runs are calibrant runs")
 
     @classmethod
     def settings_customise_sources(

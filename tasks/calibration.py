@@ -17,10 +17,15 @@ from snapcal_core.models import DetectorState
 from snapcal_core.pipeline import CalibrationRequest, PixelStep, RunRef
 from snapcal_core.recipe.pixel import PixelIteration
 from snapcal_core.recipe.result_io import ResultSummary, read_table
+from snapcal_core.recipe.run import run_recipe
 from snapcal_core.report.build import ReportRef, build_report
 from snapcal_core.settings import get_settings
 from snapcal_core.storage.models import SavedVersion, SaveRequest
 from snapcal_core.storage.store import save_calibration
+from tasks.cache import stamped_key
+
+#: Steps of the recipe are cached by their inputs' stamps so that a resumed (re-executed) run reuses them.
+RECIPE_CACHE = dict(persist_result=True, cache_expiration=timedelta(days=30))
 
 
 def raw_file_key(context, parameters) -> str:
@@ -44,13 +49,14 @@ def load_events(ref: RunRef, lite: bool) -> str:
     return pipeline.load_to_scratch(ref.run_number, lite=lite, settings=get_settings())
 
 
-@task(cache_policy=NO_CACHE)
+@task(cache_key_fn=stamped_key("events_path", "start_table"), **RECIPE_CACHE)
 def initial_table(events_path: str, request: CalibrationRequest, work_dir: str, start_table: str | None) -> str:
     """The table the pixel loop starts from."""
     return pipeline.initial_table(events_path, request, Path(work_dir), start_table)
 
 
-@task(cache_policy=NO_CACHE, task_run_name="pixel-iteration-{iteration}")
+@task(cache_key_fn=stamped_key("events_path", "table_in", "table_initial"), task_run_name="pixel-iteration-{iteration}",
+      **RECIPE_CACHE)
 def pixel_iteration(events_path: str, request: CalibrationRequest, table_in: str, table_initial: str, iteration: int,
                     previous_median: float, work_dir: str) -> PixelStep:
     """One cross-correlation iteration (the UI shows one task per iteration)."""
@@ -58,7 +64,7 @@ def pixel_iteration(events_path: str, request: CalibrationRequest, table_in: str
                                iteration=iteration, previous_median=previous_median, work_dir=Path(work_dir))
 
 
-@task(cache_policy=NO_CACHE)
+@task(cache_key_fn=stamped_key("events_path", "table_path"), **RECIPE_CACHE)
 def group_calibration(events_path: str, request: CalibrationRequest, table_path: str, out_folder: str,
                       iterations: list[PixelIteration], stop_reason: str, converged: bool | None) -> ResultSummary:
     """Focus, fit every group's peaks, fit DIFC per group, compute the quality metrics."""
@@ -74,13 +80,20 @@ def assess(summaries: list[ResultSummary], state: DetectorState, compare_version
 
 @task(retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
 def save(summary: ResultSummary, state: DetectorState, author: str, comments: str, applies_to: str,
-         extra_files: dict[str, str]) -> SavedVersion:
+         extra_files: dict[str, str], approval: dict | None = None) -> SavedVersion:
     """Persist the approved iteration as a new version in the calibration store."""
     request = SaveRequest(
         run_number=summary.run_number, state=state, lite=summary.lite, author=author, comments=comments,
         applies_to=applies_to, calibrant=summary.sample, grouping=summary.grouping,
         calculation_parameters=summary.settings.model_dump(mode="json"),
         group_metrics=[g.metrics.model_dump(mode="json") for g in summary.groups],
-        iterations=[i.model_dump(mode="json") for i in summary.iterations])
+        iterations=[i.model_dump(mode="json") for i in summary.iterations], approval=approval or {})
     return save_calibration(get_settings().calibration_home, request, read_table(Path(summary.folder)),
                             extra_files={k: Path(v) for k, v in extra_files.items()})
+
+
+@task(retries=1, retry_delay_seconds=1, cache_policy=NO_CACHE, task_run_name="recipe-{request.run_number}-{request.grouping}")
+def recipe(request: CalibrationRequest, out_folder: str) -> ResultSummary:
+    """The whole recipe of one run and grouping (a batch item): load, pixel loop, group fits, metrics."""
+    return run_recipe(request.run_number, sample=request.sample, grouping=request.grouping, lite=request.lite,
+                      recipe=request.recipe, output=Path(out_folder), settings=get_settings())

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from snapcal_core.errors import StorageError
 from snapcal_core.instrument.groupings import load_grouping
 from snapcal_core.models import DetectorState
-from snapcal_core.recipe.metrics import difc_change
+from snapcal_core.recipe.metrics import DifcChange, difc_change
 from snapcal_core.recipe.result_io import FOCUSED_FILE, ResultSummary, read_table
 from snapcal_core.report.markdown import report_markdown
 from snapcal_core.report.plots import difc_change_png, focused_spectra_png, strain_png
@@ -23,6 +23,8 @@ class ReportRef(BaseModel):
     markdown: str
     plots: dict[str, str]
     comparisons: list[str]
+    applicable_change: list[DifcChange] = Field(
+        default_factory=list, description="DIFC change per group against the applicable stored calibration (empty: none)")
 
 
 def build_report(summaries: list[ResultSummary], *, state: DetectorState, home: Path,
@@ -57,8 +59,9 @@ def build_report(summaries: list[ResultSummary], *, state: DetectorState, home: 
                                                folder / "difc_change.png", title=f"DIFC change vs {reference_label}")
     markdown = report_markdown(latest, iteration=len(summaries), comparisons=comparisons)
     (folder / "report.md").write_text(markdown)
+    applicable = next((v for k, v in comparisons.items() if k.startswith("applicable calibration")), [])
     return ReportRef(iteration=len(summaries), markdown=markdown, plots={k: str(v) for k, v in plots.items()},
-                     comparisons=list(comparisons))
+                     comparisons=list(comparisons), applicable_change=applicable)
 
 
 def extra_files_for_store(summary: ResultSummary, report: ReportRef) -> dict[str, str]:

@@ -50,6 +50,8 @@ class SaveRequest(BaseModel):
     calculation_parameters: dict[str, Any] = Field(default_factory=dict)
     group_metrics: list[dict[str, Any]] = Field(default_factory=list)
     iterations: list[dict[str, Any]] = Field(default_factory=list)
+    approval: dict[str, Any] = Field(default_factory=dict,
+                                     description="How it was approved: policy (manual/auto/gate), decision, gate thresholds and verdicts")
 
     @field_validator("run_number", mode="before")
     @classmethod
@@ -89,6 +91,7 @@ class CalibrationRecord(BaseModel):
     calculationParameters: dict[str, Any]
     groupMetrics: list[dict[str, Any]]
     iterations: list[dict[str, Any]]
+    approval: dict[str, Any] = Field(default_factory=dict, description="Policy, decision, gate thresholds and verdicts")
     softwareVersion: str
     tableFile: str
     checksums: dict[str, str] = Field(description="sha256 of every other file in the version folder")

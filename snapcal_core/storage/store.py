@@ -91,7 +91,8 @@ def _record(*, request: SaveRequest, entry: IndexEntry, table_file: str) -> Cali
         runNumber=entry.runNumber, useLiteMode=request.lite, version=entry.version,
         stateId=request.state.state_id(), indexEntry=entry, detectorState=request.state, calibrant=request.calibrant,
         grouping=request.grouping, calculationParameters=request.calculation_parameters,
-        groupMetrics=request.group_metrics, iterations=request.iterations, softwareVersion=f"snapcal {__version__}",
+        groupMetrics=request.group_metrics, iterations=request.iterations, approval=request.approval,
+        softwareVersion=f"snapcal {__version__}",
         tableFile=table_file, checksums={})
 
 

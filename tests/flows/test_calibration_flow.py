@@ -132,3 +132,28 @@ def test_invalid_input_is_rejected_and_the_flow_keeps_waiting(env):
     assert any("author" in e for e in errors)
     entries = list_versions(env / "calibration", "04bd2c53f6bf6754", lite=True)
     assert [e.version for e in entries] == [0, 1] and entries[1].author == "dave" and entries[1].appliesTo == f"{RUN},>0"
+
+
+def test_quality_gate_accepts_a_good_run_and_records_why(env):
+    state, _ = run_with_decisions(params(skip_pixel=False, approval="gate"), [])
+    assert state.is_completed(), state
+    record = load_version(env / "calibration", "04bd2c53f6bf6754", lite=True, version=1).record
+    assert record.indexEntry.author == "quality-gate"
+    assert record.approval["policy"] == "gate" and record.approval["gate"]["passed"] is True
+    assert record.approval["gate"]["thresholds"]["max_sigma_over_d"] == 0.012
+
+
+@pytest.fixture
+def sparse_run(env, monkeypatch):
+    """A run with far too few events (60 000) in its own facility tree."""
+    root = env / "sparse_facility"
+    simulate_run(run_number=RUN + 1, ipts=9, sample="diamond", n_events=60_000, seed=4, settings=get_settings(data_root=root))
+    monkeypatch.setenv("SNAPCAL_DATA_ROOT", str(root))
+    return RUN + 1
+
+
+def test_quality_gate_holds_a_run_with_too_few_events_for_a_person(env, sparse_run):
+    decision = {"decision": "cancel", "author": "erin", "applies_to": ">=1", "iteration": 1}
+    state, _ = run_with_decisions(params(run_number=sparse_run, approval="gate"), [decision])
+    assert state.is_cancelled() and "cancelled by erin" in state.message  # it waited for a person
+    assert _versions(env / "calibration") == []

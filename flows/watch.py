@@ -1,0 +1,58 @@
+"""``snapcal watch``: announce every complete calibrant run to Prefect as a ``snap.run.acquired`` event.
+
+The watching itself is ``snapcal_core.watch`` (no Prefect); this command supplies the announcement,
+so a deployment trigger (``deployments.definitions``) starts a calibration for each run.
+Needs ``PREFECT_API_URL`` (a running server: ``make serve`` starts one and this watcher).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from pathlib import Path
+
+import typer
+
+from snapcal_core.cli._common import console
+from snapcal_core.settings import get_settings
+from snapcal_core.watch import Acquisition, CalibrantRules, Watcher, load_rules
+
+
+def announce(acquisition: Acquisition) -> None:
+    """Emit the event for one run (raises if it could not be sent, so the watcher retries)."""
+    from flows.events import acquired_payload, emit_acquired
+
+    payload = acquired_payload(run_number=acquisition.run_number, sample=acquisition.sample,
+                               grouping=acquisition.grouping, lite=acquisition.lite, ipts=acquisition.ipts,
+                               path=str(acquisition.path), title=acquisition.title, size_bytes=acquisition.size_bytes)
+    if emit_acquired(payload) is None:
+        raise RuntimeError(f"run {acquisition.run_number}: the event was not sent (is PREFECT_API_URL set?)")
+    console.print(f"announced run {acquisition.run_number} ({acquisition.sample}, {acquisition.path})")
+
+
+def watch(
+    root: Path = typer.Option(None, "--root", help="Facility tree to watch (default: the data root setting)"),
+    rules: Path = typer.Option(None, "--rules", help="Calibrant rule file, TOML or JSON (default: built-in title rules)"),
+    state: Path = typer.Option(None, "--state", help="State file of announced runs (default: the watch_state setting)"),
+    settle: float = typer.Option(10.0, "--settle", help="Seconds a file must stay unchanged before it counts as complete"),
+    poll: float = typer.Option(2.0, "--poll", help="Rescan at least this often (s)"),
+) -> None:
+    """Watch the facility tree and announce each complete calibrant run once (also across restarts)."""
+    if not os.environ.get("PREFECT_API_URL"):
+        raise typer.BadParameter("PREFECT_API_URL is not set: the watcher announces runs to a running Prefect server")
+    settings = get_settings()
+    rule_file = rules or settings.calibrant_rules
+    watcher = Watcher(root or settings.data_root, load_rules(rule_file) if rule_file else CalibrantRules(),
+                      state or settings.watch_state, announce, settle_s=settle)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    console.print(f"watching {watcher.root} (state {state or settings.watch_state}); stop with SIGTERM or Ctrl-C")
+    watcher.run(stop, poll_s=poll)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("watch")(watch)
