@@ -1,0 +1,56 @@
+"""The batch flow: runs x groupings side by side; on a Dask LocalCluster the tables are the same as
+with the default thread pool, and the approval policy decides what is saved."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from snapcal_core.io.diffcal import read_diffcal
+from snapcal_core.settings import get_settings
+from snapcal_core.simulate.run import simulate_run
+from snapcal_core.storage.store import list_versions
+
+pytestmark = [pytest.mark.slow, pytest.mark.prefect]
+RUNS = (6101, 6102)
+STATE_ID = "04bd2c53f6bf6754"
+
+
+@pytest.fixture(scope="module")
+def facility(tmp_path_factory):
+    root = tmp_path_factory.mktemp("batch_facility")
+    for seed, run in enumerate(RUNS, start=30):
+        simulate_run(run_number=run, ipts=9, sample="diamond", n_events=3_000_000, seed=seed,
+                     settings=get_settings(data_root=root))
+    return root
+
+
+@pytest.fixture
+def env(facility, tmp_path, monkeypatch, prefect_harness):
+    monkeypatch.setenv("SNAPCAL_DATA_ROOT", str(facility))
+    monkeypatch.setenv("SNAPCAL_CALIBRATION_HOME", str(tmp_path / "calibration"))
+    monkeypatch.setenv("SNAPCAL_SCRATCH_DIR", str(tmp_path / "scratch"))
+    return tmp_path
+
+
+def _tables(items):
+    return {(i.run_number, i.grouping): read_diffcal(Path(i.folder) / "diffract_consts.h5") for i in items}
+
+
+def test_dask_cluster_gives_the_same_tables_as_threads_and_auto_saves_every_item(env):
+    from flows.batch import BatchParameters, batch_flow, dask_batch_flow
+
+    params = BatchParameters(runs=list(RUNS), groupings=["Column", "Bank"], approval="auto", author="batch tester")
+    threaded = batch_flow(params)
+    assert [i.decision for i in threaded] == ["saved v_0001", "saved v_0002", "saved v_0003", "saved v_0004"]
+    entries = list_versions(env / "calibration", STATE_ID, lite=True)
+    assert [e.version for e in entries] == [0, 1, 2, 3, 4] and entries[-1].author == "batch tester"
+
+    on_dask = dask_batch_flow(n_workers=2)(params.model_copy(update={"approval": "review"}))
+    assert [i.decision for i in on_dask] == ["for review"] * 4
+    assert [e.version for e in list_versions(env / "calibration", STATE_ID, lite=True)] == [0, 1, 2, 3, 4]
+    a, b = _tables(threaded), _tables(on_dask)
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key].difc, b[key].difc, err_msg=str(key))
+        np.testing.assert_array_equal(a[key].use, b[key].use, err_msg=str(key))
