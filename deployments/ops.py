@@ -31,7 +31,9 @@ def environment(port: int) -> dict[str, str]:
     """Environment of every process: loopback server, state in var/prefect, no telemetry."""
     return {**os.environ, "PREFECT_HOME": str(VAR / "prefect"), "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1", "SNAPCAL_REPO": str(REPO),
-            "PREFECT_UI_URL": f"http://127.0.0.1:{port}"}
+            "PREFECT_UI_URL": f"http://127.0.0.1:{port}",
+            # the UI learns the API's address from these, not from ``--port`` (tests/browser, UI quirks)
+            "PREFECT_UI_API_URL": f"http://127.0.0.1:{port}/api", "PREFECT_SERVER_API_PORT": str(port)}
 
 
 def _alive(name: str) -> int | None:
