@@ -26,10 +26,19 @@ UI quirks found while writing this test (Prefect 3.8.8, Chromium 150):
 * v2: Resume is only in the header's ⋮ menu ("Open menu", a Radix dropdown: menu item "Resume");
   the modal's submit button is also labelled "Resume"; ``decision`` is a combobox (button
   "Select Decision", then a ``role=option`` list).
+* v1 hides the report: the markdown description is rendered into the DOM (heading, table, data-URL
+  images) but the ``<article class="markdown-renderer">`` is a flex child of the modal body with
+  ``overflow: auto`` and ``flex-shrink: 1``, so the tall approval form (18 fields) squeezes it to
+  0 px at a 1400x1000 window (720 of 1358 px at 1400x3000). An operator using v1 sees only the
+  form, not the calibration report. The test checks the report in the DOM for v1 and emits a
+  ``UserWarning`` with the measured height instead of failing; v2 must show it (> 100 px).
+* v2 shows the report in a scrolling box above the form; the six-column table is wider than the
+  modal (horizontal scrollbar).
 * Both: fields prefilled through ``RunInput.with_initial_data`` (``applies_to``, ``iteration``) are
   labelled "(Optional)" although the model requires them; ``author`` (``min_length=1``, not
-  prefilled) is shown as required. The markdown description (heading, table, data-URL images) is
-  rendered above the form inside the modal's scrolling body.
+  prefilled) is shown as required.
+* Under CPU load every WebDriver command costs 0.2-0.5 s and each keystroke re-renders the big
+  modal, so the report checks are one ``execute_script`` round trip.
 * Resume latency is up to the flow's ``poll_interval`` (2 s): the run stays Paused for a moment
   after the modal closes, so the test waits on the REST API rather than on the page.
 """
@@ -45,6 +54,7 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 from pathlib import Path
 
 import pytest
@@ -56,14 +66,13 @@ CHROMEDRIVER = shutil.which("chromedriver")
 if not CHROMIUM or not CHROMEDRIVER:
     pytest.skip(f"headless Chromium not installed (chromium: {CHROMIUM}, chromedriver: {CHROMEDRIVER}); "
                 "install the Debian packages chromium and chromium-driver", allow_module_level=True)
-selenium = pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[test]')")
+pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[test]')")
 
 import httpx  # noqa: E402  (a Prefect dependency)
 from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.select import Select  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -80,6 +89,7 @@ SERVER_START_TIMEOUT = 120
 PAUSE_TIMEOUT = 120  # from starting the flow subprocess to the Paused state
 COMPLETE_TIMEOUT = 90  # from submitting the form to the Completed state
 UI_TIMEOUT = 45  # any single wait in the browser
+POLL = 0.2  # WebDriverWait poll interval (s)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -94,16 +104,16 @@ def _free_port() -> int:
 
 def _stop(proc: subprocess.Popen) -> None:
     """SIGTERM the process (by its PID), SIGKILL it if it is still alive 10 s later."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    except ProcessLookupError:
-        pass
+    for sig, grace in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        if proc.poll() is not None:
+            return
+        try:
+            os.kill(proc.pid, sig)
+            proc.wait(timeout=grace)
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _tail(path: Path, n: int = 40) -> str:
@@ -144,8 +154,9 @@ def prefect_server(tmp_path_factory) -> Server:
                PREFECT_UI_API_URL=f"{url}/api")  # without this the UI calls port 4200 (see the docstring)
     log = home / "server.log"
     prefect = Path(sys.executable).with_name("prefect")
+    cli = [str(prefect)] if prefect.exists() else [sys.executable, "-m", "prefect"]
     with open(log, "wb") as out:
-        proc = subprocess.Popen([str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        proc = subprocess.Popen([*cli, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
                                 env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT
@@ -268,7 +279,7 @@ def _text_is(text: str) -> str:
 
 def _open_resume_modal(drv, timeout: float = UI_TIMEOUT):
     """Click v1's "Resume" button, or v2's ⋮ menu then its "Resume" item; returns (ui, dialog)."""
-    wait = WebDriverWait(drv, timeout, poll_frequency=0.25)
+    wait = WebDriverWait(drv, timeout, poll_frequency=POLL)
 
     def resume_control(d):
         for b in d.find_elements(By.XPATH, f"//button[{_text_is('Resume')}]"):
@@ -283,11 +294,17 @@ def _open_resume_modal(drv, timeout: float = UI_TIMEOUT):
         ui, control = wait.until(resume_control, "no Resume button nor ⋮ menu on the flow-run page")
     except TimeoutException:
         raise AssertionError(f"no Resume control on {drv.current_url}:\n{drv.find_element(By.TAG_NAME, 'body').text[:2000]}")
-    control.click()
-    if ui == "v2":
-        item = wait.until(EC.element_to_be_clickable((By.XPATH, f"//*[@role='menuitem'][{_text_is('Resume')}]")),
-                          "the ⋮ menu has no Resume item")
-        item.click()
+    if ui == "v1":
+        control.click()
+    else:
+        def resume_item(d):  # (re)open the menu until its Resume item shows
+            items = [i for i in d.find_elements(By.XPATH, f"//*[@role='menuitem'][{_text_is('Resume')}]")
+                     if i.is_displayed()]
+            if not items and control.get_dom_attribute("aria-expanded") != "true":
+                control.click()
+            return items[0] if items else False
+
+        wait.until(resume_item, "the ⋮ menu has no Resume item").click()
     dialog = wait.until(EC.visibility_of_element_located(
         (By.XPATH, f"//*[@role='dialog'][.//*[{_text_is('Resume Flow Run')}]]")), "no 'Resume Flow Run' modal")
     return ui, dialog
@@ -308,25 +325,40 @@ def _choose(drv, dialog, title: str, value: str) -> None:
     drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", control)
     if control.tag_name == "select":  # v1: native select
         Select(control).select_by_value(value)
-        assert Select(control).first_selected_option.get_attribute("value") == value
+        assert control.get_property("value") == value
     else:  # v2: combobox button -> listbox of options (rendered in a popover outside the dialog)
         control.click()
-        option = WebDriverWait(drv, UI_TIMEOUT).until(EC.element_to_be_clickable(
+        option = WebDriverWait(drv, UI_TIMEOUT, poll_frequency=POLL).until(EC.element_to_be_clickable(
             (By.XPATH, f"//*[@role='option'][{_text_is(value)}]")), f"no option {value!r} for {title}")
         option.click()
-        WebDriverWait(drv, UI_TIMEOUT).until(lambda d: control.text.strip() == value,
-                                             f"{title} did not take the value {value!r}")
+        WebDriverWait(drv, UI_TIMEOUT, poll_frequency=POLL).until(
+            lambda d: control.get_property("textContent").strip() == value, f"{title} did not take the value {value!r}")
 
 
 def _type(drv, dialog, title: str, text: str) -> None:
+    """Type into an empty text field (real key events, so the UI's own input handlers run)."""
     control = _field(dialog, title)
+    assert control.get_property("value") == "", f"{title} is not empty"
     drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", control)
     control.click()
-    control.send_keys(Keys.CONTROL, "a")
-    control.send_keys(Keys.DELETE)
     control.send_keys(text)
-    WebDriverWait(drv, UI_TIMEOUT).until(lambda d: control.get_attribute("value") == text,
-                                         f"{title} did not take the value {text!r}")
+    WebDriverWait(drv, UI_TIMEOUT, poll_frequency=POLL).until(lambda d: control.get_property("value") == text,
+                                                              f"{title} did not take the value {text!r}")
+
+
+# One round trip: is the report (markdown description) rendered? Scrolls it into view; null until it is.
+REPORT_PROBE = """
+const [dialog, title] = arguments;
+const h = [...dialog.querySelectorAll('h3')].find(e => e.textContent.trim().startsWith(title));
+if (!h) return null;
+const box = h.closest('article, .prose') || h.parentElement;
+h.scrollIntoView({block: 'start'});
+return {heading: h.textContent.trim(),
+        table: [...box.querySelectorAll('table th')].some(th => th.textContent.includes('DIFC')),
+        images: [...box.querySelectorAll('img')].filter(i => i.alt === 'focused' || i.alt === 'strain')
+                                                 .map(i => i.src.slice(0, 40)),
+        text: box.textContent, shown: box.getBoundingClientRect().height, full: box.scrollHeight};
+"""
 
 
 def _shot(drv, folder: Path, name: str) -> Path:
@@ -343,33 +375,43 @@ def _shot(drv, folder: Path, name: str) -> Path:
 def test_accept_from_the_resume_form_in_the_ui(ui, prefect_server, paused_flow, driver, artifacts, capsys):
     if ui not in prefect_server.ui_settings().get("available_uis", []):
         pytest.skip(f"the server does not serve the {ui} UI")
+    t0, steps = time.monotonic(), []
+
+    def step(name: str) -> None:
+        steps.append(f"{name} {time.monotonic() - t0:.1f}s")
+
     run_id = paused_flow.paused["id"]
     prefix = "/v2" if ui == "v2" else ""
     driver.get(f"{prefect_server.url}{prefix}/runs/flow-run/{run_id}")
 
     served, dialog = _open_resume_modal(driver)
     assert served == ui, f"expected the {ui} UI at {driver.current_url}, found {served}"
+    step("modal open")
 
-    # the calibration report (the form's markdown description) is rendered, not shown as raw markdown
-    heading = WebDriverWait(driver, UI_TIMEOUT).until(lambda d: next(
-        (h for h in dialog.find_elements(By.XPATH, ".//h3") if h.text.startswith(f"Run {RUN}, diamond")), False),
-        "the report heading is not rendered in the modal")
-    assert "iteration 1" in heading.text
-    assert dialog.find_elements(By.XPATH, ".//table//th[contains(normalize-space(.), 'DIFC')]"), "no report table"
-    images = dialog.find_elements(By.XPATH, ".//img[@alt='focused' or @alt='strain']")
-    assert len(images) == 2 and all(i.get_attribute("src").startswith("data:image/png") for i in images)
-    assert "###" not in dialog.text and "|---" not in dialog.text
-    driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", heading)
+    # the calibration report (the form's markdown description) is rendered as markdown, not raw text
+    report = WebDriverWait(driver, UI_TIMEOUT, poll_frequency=POLL).until(
+        lambda d: d.execute_script(REPORT_PROBE, dialog, f"Run {RUN}, diamond"), "the report is not rendered in the modal")
+    assert "iteration 1" in report["heading"], report["heading"]
+    assert report["table"], "no report table with a DIFC column"
+    assert [src.startswith("data:image/png") for src in report["images"]] == [True, True], report["images"]
+    assert not any(raw in report["text"] for raw in ("###", "|---", "![")), "raw markdown in the modal"
+    if ui == "v1" and report["shown"] < 1:
+        # Known v1 quirk (see the module docstring): the report is in the DOM but squeezed to 0 px.
+        warnings.warn(f"v1 UI: the report above the approval form is rendered with height {report['shown']:.0f} px "
+                      f"(content {report['full']} px): operators cannot see it in the Resume modal", UserWarning)
+    else:
+        assert report["shown"] > 100, f"the report is not visible ({report['shown']:.0f} px of {report['full']} px)"
     report_png = _shot(driver, artifacts, f"{ui}-1-report.png")
+    step("report checked")
 
     # the prefilled values are there and kept
-    assert _field(dialog, "Applies To").get_attribute("value") == f">={RUN}"
-    assert _field(dialog, "Iteration").get_attribute("value") == "1"
-    assert _field(dialog, "Author").get_attribute("value") == ""
+    assert _field(dialog, "Applies To").get_property("value") == f">={RUN}"
+    assert _field(dialog, "Iteration").get_property("value") == "1"
     _type(driver, dialog, "Author", AUTHOR)
     _choose(driver, dialog, "Decision", "accept")
     driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", _field(dialog, "Author"))
     form_png = _shot(driver, artifacts, f"{ui}-2-filled-form.png")
+    step("form filled")
 
     submit = dialog.find_element(By.XPATH, f".//button[{_text_is('Submit')} or {_text_is('Resume')}]")
     submit.click()
@@ -378,17 +420,20 @@ def test_accept_from_the_resume_form_in_the_ui(ui, prefect_server, paused_flow, 
     except TimeoutException:
         _shot(driver, artifacts, f"{ui}-error-modal-still-open.png")
         raise AssertionError(f"the modal did not close after submit:\n{dialog.text[-1500:]}")
+    step("submitted")
 
     done = paused_flow.wait_for_state(prefect_server, "COMPLETED", COMPLETE_TIMEOUT)
     assert "saved version 1" in (done["state"]["message"] or ""), done["state"]
     assert paused_flow.proc.wait(timeout=30) == 0, _tail(paused_flow.log)
+    step("run completed")
 
     driver.refresh()
     WebDriverWait(driver, UI_TIMEOUT).until(
         lambda d: d.find_elements(By.XPATH, f"//*[{_text_is('Completed')}]"), "the run page does not show Completed")
     after_png = _shot(driver, artifacts, f"{ui}-3-run-completed.png")
+    step("page shows Completed")
     with capsys.disabled():
-        print(f"\n[{ui} UI] screenshots: {report_png}\n  {form_png}\n  {after_png}")
+        print(f"\n[{ui} UI] {', '.join(steps)}; screenshots:\n  {report_png}\n  {form_png}\n  {after_png}")
 
     entries = list_versions(paused_flow.home, STATE_ID, lite=True)
     saved = {e.version: e for e in entries}
