@@ -40,6 +40,9 @@ class BatchParameters(BaseModel):
         "review", description="review: save nothing; gate: save items passing the quality gate; auto: save all")
     gate: QualityGate = Field(default_factory=QualityGate, description="Thresholds of the quality gate")
     author: str = Field("batch", min_length=1, description="Author recorded for saved items")
+    numba_threads_per_item: int | None = Field(
+        1, ge=1, description="numba threads of each item; items run side by side (2 task threads), so 1 fills 2 cores "
+                             "without oversubscription (docs/benchmarks.md); null: all cores each")
 
     def items(self) -> list[CalibrationParameters]:
         return [CalibrationParameters(run_number=r, grouping=g, sample=self.sample, lite=self.lite,
@@ -77,7 +80,8 @@ def batch_flow(params: BatchParameters) -> list[BatchItem]:
     log = get_run_logger()
     root = get_settings().scratch_dir / f"batch_{get_run_context().flow_run.id}"
     items = params.items()
-    futures = [t.recipe.submit(p.request(), str(root / f"run_{p.run_number:06d}_{p.grouping}")) for p in items]
+    futures = [t.recipe.submit(p.request(), str(root / f"run_{p.run_number:06d}_{p.grouping}"), params.numba_threads_per_item)
+               for p in items]
     out = []
     for p, future in zip(items, futures, strict=True):
         future.wait()

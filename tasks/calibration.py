@@ -12,7 +12,7 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from snapcal_core import __version__, pipeline
+from snapcal_core import __version__, pipeline, threads
 from snapcal_core.models import DetectorState
 from snapcal_core.pipeline import CalibrationRequest, PixelStep, RunRef
 from snapcal_core.recipe.pixel import PixelIteration
@@ -93,7 +93,8 @@ def save(summary: ResultSummary, state: DetectorState, author: str, comments: st
 
 
 @task(retries=1, retry_delay_seconds=1, cache_policy=NO_CACHE, task_run_name="recipe-{request.run_number}-{request.grouping}")
-def recipe(request: CalibrationRequest, out_folder: str) -> ResultSummary:
+def recipe(request: CalibrationRequest, out_folder: str, numba_threads: int | None = None) -> ResultSummary:
     """The whole recipe of one run and grouping (a batch item): load, pixel loop, group fits, metrics."""
-    return run_recipe(request.run_number, sample=request.sample, grouping=request.grouping, lite=request.lite,
-                      recipe=request.recipe, output=Path(out_folder), settings=get_settings())
+    with threads.numba_threads(numba_threads):
+        return run_recipe(request.run_number, sample=request.sample, grouping=request.grouping, lite=request.lite,
+                          recipe=request.recipe, output=Path(out_folder), settings=get_settings())
