@@ -90,7 +90,10 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
     in precision). ``offset`` = lag of the maximum, refined by a parabola through three points:
     the pixel's peaks sit ``-offset`` bins from the reference's. Its standard error is the
     sandwich estimate of :func:`_sandwich_sigma` (right even when the reference shape is not
-    exactly the pixel's). Also returned: the Cramer-Rao bound for a pixel with the reference
+    exactly the pixel's). Sparse pixels (native mode, a few dozen counts) differ in two ways: the
+    maximum is searched on continuous lags (:func:`_continuous_maximum`), since a parabola through
+    whole lags locks their offsets onto whole bins (which left comb-like focused peaks), and their
+    error is the Cramer-Rao bound, since a sandwich from so few counts is itself noise. Also returned: the Cramer-Rao bound for a pixel with the reference
     shape and the pixel's counts, and a failure flag.
     """
     n_pixels = hist.shape[0]
@@ -167,7 +170,12 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
         if not curv < 0.0:
             failed[p] = True
             continue
-        offset[p] = k - max_lag + 0.5 * (like[k - 1] - like[k + 1]) / curv
+        if fix_log:  # sparse pixel: maximise L over continuous lags (a parabola locks onto whole bins)
+            offset[p] = _continuous_maximum(k - max_lag - 1.0, k - max_lag + 1.0, hist[p], nz_b, nz_w, nz_c, w_counts,
+                                            reference[g], own, floor, prefix[g], pixel_prefix, m, win_offset[g],
+                                            win_nbins[g], win_count[g], max_lag)
+        else:
+            offset[p] = k - max_lag + 0.5 * (like[k - 1] - like[k + 1]) / curv
         sigma[p] = _sandwich_sigma(hist[p], ref, floor, k - max_lag, m, win_offset[g], win_nbins[g], win_count[g])
         fisher = 0.0
         for w in range(win_count[g]):
@@ -182,7 +190,73 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
                 dl = counts * 0.5 * (ref[o + b + 1] - ref[o + b - 1]) / ref_sum
                 fisher += dl * dl / lam
         bound[p] = 1.0 / np.sqrt(fisher) if fisher > 0.0 else np.inf
+        if fix_log:  # a sandwich from a few dozen counts is itself too noisy: report the expected information
+            sigma[p] = bound[p]
     return offset, sigma, bound, failed
+
+
+@numba.njit(nogil=True, cache=True)
+def _keys_weights(f):
+    """Cubic-convolution weights (Keys, a = -1/2) of samples -1, 0, 1, 2 at fraction ``f``."""
+    f2, f3 = f * f, f * f * f
+    return (-f3 + 2.0 * f2 - f) / 2.0, (3.0 * f3 - 5.0 * f2 + 2.0) / 2.0, (-3.0 * f3 + 4.0 * f2 + f) / 2.0, (f3 - f2) / 2.0
+
+
+@numba.njit(nogil=True, cache=True)
+def _core_sum(prefix, pixel_prefix, own, o, n, m, lag):
+    """Sum of ``R - own * p`` over the window's core moved by ``lag`` (clamped to the window)."""
+    a = min(max(o + m + lag, o), o + n)
+    z = min(max(o + n - m + lag, o), o + n)
+    return prefix[z] - prefix[a] - own * (pixel_prefix[z] - pixel_prefix[a])
+
+
+@numba.njit(nogil=True, cache=True)
+def _likelihood_at(x, p, nz_b, nz_w, nz_c, w_counts, big_r, own, floor, prefix, pixel_prefix, m, offsets, nbins, count):
+    """The likelihood of :func:`_likelihood` at a fractional lag ``x``: the reference between its bins by
+    cubic convolution. The window sums use the same weights on the integer-lag sums, which is exact,
+    since interpolation is linear in the reference."""
+    lag0 = int(np.floor(x))
+    wts = _keys_weights(x - lag0)
+    total = 0.0
+    for i in range(nz_b.shape[0]):
+        o, n = offsets[nz_w[i]], nbins[nz_w[i]]
+        val = 0.0
+        for q in range(4):
+            j = o + min(max(nz_b[i] + lag0 + q - 1, 0), n - 1)
+            val += wts[q] * (big_r[j] - own * p[j])
+        total += nz_c[i] * np.log(max(val, floor))
+    for w in range(count):
+        if w_counts[w] == 0.0:
+            continue
+        norm = 0.0
+        for q in range(4):
+            norm += wts[q] * _core_sum(prefix, pixel_prefix, own, offsets[w], nbins[w], m, lag0 + q - 1)
+        total -= w_counts[w] * np.log(max(norm, floor))
+    return total
+
+
+@numba.njit(nogil=True, cache=True)
+def _continuous_maximum(lo, hi, p, nz_b, nz_w, nz_c, w_counts, big_r, own, floor, prefix, pixel_prefix, m, offsets,
+                        nbins, count, max_lag):
+    """Golden-section search of the likelihood's maximum on ``[lo, hi]`` (lags; to 1e-3 bins)."""
+    ratio = 0.6180339887498949
+    lo, hi = max(lo, -max_lag + 1.0), min(hi, max_lag - 2.0)
+    a = hi - ratio * (hi - lo)
+    b = lo + ratio * (hi - lo)
+    fa = _likelihood_at(a, p, nz_b, nz_w, nz_c, w_counts, big_r, own, floor, prefix, pixel_prefix, m, offsets, nbins, count)
+    fb = _likelihood_at(b, p, nz_b, nz_w, nz_c, w_counts, big_r, own, floor, prefix, pixel_prefix, m, offsets, nbins, count)
+    while hi - lo > 1e-3:
+        if fa >= fb:
+            hi, b, fb = b, a, fa
+            a = hi - ratio * (hi - lo)
+            fa = _likelihood_at(a, p, nz_b, nz_w, nz_c, w_counts, big_r, own, floor, prefix, pixel_prefix, m, offsets,
+                                nbins, count)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + ratio * (hi - lo)
+            fb = _likelihood_at(b, p, nz_b, nz_w, nz_c, w_counts, big_r, own, floor, prefix, pixel_prefix, m, offsets,
+                                nbins, count)
+    return 0.5 * (lo + hi)
 
 
 @numba.njit(nogil=True, cache=True)

@@ -113,8 +113,8 @@ def _synthetic_pixels(rng, shifts, counts, *, n_windows=3, core=80, pad=12, sigm
     return hist, layout
 
 
-@pytest.mark.parametrize("counts", [600, 3000])
-def test_likelihood_correlation_is_unbiased_and_reaches_the_counting_bound(counts):
+@pytest.mark.parametrize(("counts", "max_pull_std"), [(60, 1.3), (600, 1.1), (3000, 1.1)])
+def test_likelihood_correlation_is_unbiased_and_reaches_the_counting_bound(counts, max_pull_std):
     """Known sub-bin shifts of asymmetric peaks: the estimate follows the shift with slope 1 (no
     shrinking towards zero), its error matches the Cramer-Rao bound and the reported sigma."""
     from snapcal_core.recipe.pixel_kernels import cross_correlate, group_sums
@@ -131,4 +131,6 @@ def test_likelihood_correlation_is_unbiased_and_reaches_the_counting_bound(count
     error = estimate - truth
     assert slope == pytest.approx(1.0, abs=0.03)
     assert 0.9 < error.std() / np.sqrt(np.mean(bound**2)) < 1.1
-    assert 0.9 < np.std(error / sigma) < 1.1
+    assert 0.9 < np.std(error / sigma) < max_pull_std  # 60 counts: not yet asymptotic (heavier tails)
+    fraction = np.histogram(offset % 1.0, bins=5, range=(0, 1))[0] / len(offset)
+    assert np.all(np.abs(fraction - 0.2) < 0.03), fraction  # no locking onto whole bins (sparse pixels)
