@@ -25,14 +25,6 @@ def facility(tmp_path_factory):
     return root
 
 
-@pytest.fixture
-def env(facility, tmp_path, monkeypatch, prefect_harness):
-    monkeypatch.setenv("SNAPCAL_DATA_ROOT", str(facility))
-    monkeypatch.setenv("SNAPCAL_CALIBRATION_HOME", str(tmp_path / "calibration"))
-    monkeypatch.setenv("SNAPCAL_SCRATCH_DIR", str(tmp_path / "scratch"))
-    return tmp_path
-
-
 def _tables(items):
     return {(i.run_number, i.grouping): read_diffcal(Path(i.folder) / "diffract_consts.h5") for i in items}
 

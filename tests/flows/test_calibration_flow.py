@@ -24,14 +24,6 @@ def facility(tmp_path_factory):
     return root
 
 
-@pytest.fixture
-def env(facility, tmp_path, monkeypatch, prefect_harness):
-    monkeypatch.setenv("SNAPCAL_DATA_ROOT", str(facility))
-    monkeypatch.setenv("SNAPCAL_CALIBRATION_HOME", str(tmp_path / "calibration"))
-    monkeypatch.setenv("SNAPCAL_SCRATCH_DIR", str(tmp_path / "scratch"))
-    return tmp_path
-
-
 def _paused_run():
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
