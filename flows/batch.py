@@ -9,7 +9,6 @@ pick), ``gate`` saves the items whose every group passes the quality gate, ``aut
 
 from __future__ import annotations
 
-import os
 from typing import Literal
 
 from prefect import flow, get_run_logger
@@ -19,6 +18,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from pydantic import BaseModel, Field
 
 from flows.parameters import CalibrationParameters
+from flows.runners import on_dask
 from snapcal_core.recipe.difc_fit import FitMode
 from snapcal_core.recipe.gate import QualityGate, evaluate_gate
 from snapcal_core.recipe.result_io import ResultSummary
@@ -99,11 +99,5 @@ def batch_flow(params: BatchParameters) -> list[BatchItem]:
 
 
 def dask_batch_flow(address: str | None = None, **cluster_kwargs):
-    """``batch_flow`` on a Dask cluster: ``address`` (or ``SNAPCAL_DASK_ADDRESS``) of a running
-    scheduler, else a LocalCluster started for the run (``cluster_kwargs``, e.g. n_workers=2)."""
-    from prefect_dask import DaskTaskRunner
-
-    address = address or os.environ.get("SNAPCAL_DASK_ADDRESS") or None
-    runner = DaskTaskRunner(address=address) if address else DaskTaskRunner(
-        cluster_kwargs={"n_workers": 2, "threads_per_worker": 1, "processes": True, **cluster_kwargs})
-    return batch_flow.with_options(name="snap-calibration-batch-dask", task_runner=runner)
+    """``batch_flow`` on a Dask cluster (:func:`flows.runners.dask_runner`)."""
+    return on_dask(batch_flow, address, **cluster_kwargs)

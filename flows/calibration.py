@@ -8,7 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, unmapped
 from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_progress_artifact, update_progress_artifact
 from prefect.context import get_run_context
 from prefect.exceptions import FlowPauseTimeout
@@ -55,7 +55,9 @@ def run_iteration(ref: RunRef, events: str, request: CalibrationRequest, work: P
                 break
         update_progress_artifact(progress, progress=100.0)
     t0 = time.perf_counter()
-    summary = t.group_calibration(events, request, table, str(work / "result"), iterations, stop, converged)
+    focus = t.focus_groups(events, request, table, str(work / "focused"))
+    fits = t.fit_group.map(unmapped(focus), unmapped(request), focus.group_ids).result()  # side by side
+    summary = t.finish_groups(events, request, table, focus, fits, str(work / "result"), iterations, stop, converged)
     log.info(f"group calibration: {len(summary.groups)} groups, "
              f"{sum(g.metrics.n_peaks_fitted for g in summary.groups)} peaks accepted ({time.perf_counter() - t0:.1f} s)")
     return summary

@@ -3,21 +3,30 @@ and small models, so large arrays stay on disk in the scratch area."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from snapcal_core.calibrant.peaks import predicted_peaks_for_groups
 from snapcal_core.calibrant.samples import calibrant_reflections, load_sample
 from snapcal_core.data.load import load_run
 from snapcal_core.data.locate import find_ipts, raw_file_path
-from snapcal_core.instrument.geometry import snap_geometry
 from snapcal_core.instrument.groupings import load_grouping
-from snapcal_core.instrument.parameters import group_parameters
 from snapcal_core.io.diffcal import DiffCalTable, read_diffcal, write_diffcal
 from snapcal_core.models import DetectorState, validate_run_number
-from snapcal_core.recipe.calibrate import RecipeSettings, calibrate, geometric_table
+from snapcal_core.instrument.types import GroupParameters
+from snapcal_core.recipe.calibrate import (
+    GroupStep,
+    RecipeSettings,
+    finish_calibration,
+    geometric_table,
+    groups_and_peaks,
+    prepare_group_step,
+)
+from snapcal_core.recipe.focus import FocusedSpectra
+from snapcal_core.recipe.group import GroupCalibration, calibrate_group
+from snapcal_core.recipe.types import GroupPeakList
 from snapcal_core.recipe.pixel import PixelIteration, finish_loop, run_iteration, start_loop
 from snapcal_core.recipe.result_io import ResultSummary, write_result
 from snapcal_core.scratch import events_dir, load_events, save_events
@@ -70,13 +79,6 @@ def load_to_scratch(run_number: int, *, lite: bool, settings: SnapcalSettings) -
     return str(save_events(events, events_dir(settings.scratch_dir, run_number=run_number, lite=lite)))
 
 
-def _peaks(request: CalibrationRequest, state: DetectorState, grouping):
-    geometry = snap_geometry(arc_deg=state.arc_deg, lin_m=state.lin_m, lite=request.lite)
-    groups = group_parameters(geometry=geometry, grouping=grouping, wavelength_angstrom=state.wavelength_angstrom)
-    reflections = calibrant_reflections(load_sample(request.sample))
-    return predicted_peaks_for_groups(reflections=reflections, groups=groups, settings=request.recipe.peaks)
-
-
 def initial_table(events_path: str, request: CalibrationRequest, work_dir: Path, start_table: str | None = None) -> str:
     """The table the loop starts from (geometry, or a given table, e.g. a previous iteration's)."""
     events = load_events(Path(events_path))
@@ -95,7 +97,9 @@ def pixel_step(events_path: str, request: CalibrationRequest, *, table_in: str, 
     grouping = load_grouping(request.grouping, lite=request.lite)
     table = read_diffcal(table_in)
     loop = start_loop(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
-                      peaks=_peaks(request, events.metadata.state, grouping), table=table,
+                      peaks=groups_and_peaks(events=events, grouping=grouping, settings=request.recipe,
+                                             reflections=calibrant_reflections(load_sample(request.sample)))[1],
+                      table=table,
                       settings=request.recipe.pixel, input_use=read_diffcal(table_initial).use)
     loop.previous_median = previous_median
     stats = run_iteration(loop, iteration)
@@ -108,16 +112,63 @@ def pixel_step(events_path: str, request: CalibrationRequest, *, table_in: str, 
                      converged=result.converged)
 
 
-def group_step(events_path: str, request: CalibrationRequest, *, table_path: str, out_folder: Path,
-               iterations: list[PixelIteration], stop_reason: str, converged: bool | None) -> ResultSummary:
-    """Focus with the pixel-calibrated table, fit groups, assess; writes the result folder."""
+class FocusRef(BaseModel):
+    """Where a focused group step lives, and its groups (so group fits can be handed out one by one)."""
+
+    folder: str
+    group_ids: list[int]
+
+
+def _write_group_step(step: GroupStep, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    f = step.focused
+    np.savez(folder / "focused.npz", group_ids=f.group_ids, d_edges_angstrom=f.d_edges_angstrom, counts=f.counts)
+    meta = {"groups": [g.model_dump(mode="json") for g in step.groups],
+            "peaks": [p.model_dump(mode="json") for p in step.peak_lists],
+            "difc_arb": {str(k): v for k, v in step.difc_arb.items()}}
+    (folder / "group_step.json").write_text(json.dumps(meta))
+
+
+def _read_group_step(folder: Path, current: DiffCalTable) -> GroupStep:
+    with np.load(folder / "focused.npz") as z:
+        focused = FocusedSpectra(group_ids=z["group_ids"], d_edges_angstrom=z["d_edges_angstrom"], counts=z["counts"])
+    meta = json.loads((folder / "group_step.json").read_text())
+    return GroupStep(current=current, groups=[GroupParameters.model_validate(g) for g in meta["groups"]],
+                     peak_lists=[GroupPeakList.model_validate(p) for p in meta["peaks"]], focused=focused,
+                     difc_arb={int(k): v for k, v in meta["difc_arb"].items()})
+
+
+def focus_step(events_path: str, request: CalibrationRequest, *, table_path: str, work_dir: Path) -> FocusRef:
+    """Focus every group with the pixel-calibrated table; the spectra and peak lists go to ``work_dir``."""
     events = load_events(Path(events_path))
     grouping = load_grouping(request.grouping, lite=request.lite)
-    calibrant = load_sample(request.sample)
-    settings = request.recipe.model_copy(update={"skip_pixel": True})
-    result = calibrate(events=events, grouping=grouping, reflections=calibrant_reflections(calibrant),
-                       settings=settings, table=read_diffcal(table_path))
-    summary = write_result(result, out_folder, run_number=events.metadata.run_number, sample=calibrant.name,
+    groups, peaks = groups_and_peaks(events=events, grouping=grouping, settings=request.recipe,
+                                     reflections=calibrant_reflections(load_sample(request.sample)))
+    step = prepare_group_step(events=events, grouping=grouping, groups=groups, peaks=peaks, settings=request.recipe,
+                              current=read_diffcal(table_path))
+    _write_group_step(step, work_dir)
+    return FocusRef(folder=str(work_dir), group_ids=[p.group_id for p in step.peak_lists])
+
+
+def fit_group_step(focus: FocusRef, request: CalibrationRequest, group_id: int) -> GroupCalibration:
+    """Peak fits and constants of one group (independent of the others)."""
+    step = _read_group_step(Path(focus.folder), current=None)
+    plist = next(p for p in step.peak_lists if p.group_id == group_id)
+    return calibrate_group(focused=step.focused, plist=plist, difc_arb=step.difc_arb[group_id],
+                           mode=request.recipe.fit_mode, settings=request.recipe.peak_fit)
+
+
+def finish_step(events_path: str, request: CalibrationRequest, *, table_path: str, focus: FocusRef,
+                group_fits: list[GroupCalibration], out_folder: Path, iterations: list[PixelIteration],
+                stop_reason: str, converged: bool | None) -> ResultSummary:
+    """Apply the group fits, assess the final focused spectra and write the result folder."""
+    events = load_events(Path(events_path))
+    grouping = load_grouping(request.grouping, lite=request.lite)
+    current = read_diffcal(table_path)
+    step = _read_group_step(Path(focus.folder), current=current)
+    result = finish_calibration(events=events, grouping=grouping, step=step, group_fits=group_fits,
+                                settings=request.recipe, initial=current, pixel_result=None)
+    summary = write_result(result, out_folder, run_number=events.metadata.run_number, sample=load_sample(request.sample).name,
                            grouping=grouping.name, lite=request.lite, state_id=events.metadata.state.state_id(),
                            settings=request.recipe)
     summary = summary.model_copy(update={"iterations": iterations, "stop_reason": stop_reason, "converged": converged})

@@ -19,11 +19,12 @@ from pydantic import BaseModel
 from snapcal_core import __version__
 
 
-def path_stamp(path: str | None) -> list:
-    """Size and mtime of a file, or of every file directly inside a folder; [] if absent."""
+def path_stamp(path: str | BaseModel | None) -> list:
+    """Size and mtime of a file, or of every file directly inside a folder (a model names its folder
+    in ``folder``); [] if absent."""
     if path is None:
         return []
-    p = Path(path)
+    p = Path(path.folder if isinstance(path, BaseModel) else path)
     if p.is_dir():
         return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in sorted(p.iterdir()) if f.is_file()]
     if p.is_file():

@@ -14,7 +14,8 @@ from prefect.cache_policies import NO_CACHE
 
 from snapcal_core import __version__, pipeline, threads
 from snapcal_core.models import DetectorState
-from snapcal_core.pipeline import CalibrationRequest, PixelStep, RunRef
+from snapcal_core.pipeline import CalibrationRequest, FocusRef, PixelStep, RunRef
+from snapcal_core.recipe.group import GroupCalibration
 from snapcal_core.recipe.pixel import PixelIteration
 from snapcal_core.recipe.result_io import ResultSummary, read_table
 from snapcal_core.recipe.run import run_recipe
@@ -65,11 +66,25 @@ def pixel_iteration(events_path: str, request: CalibrationRequest, table_in: str
 
 
 @task(cache_key_fn=stamped_key("events_path", "table_path"), **RECIPE_CACHE)
-def group_calibration(events_path: str, request: CalibrationRequest, table_path: str, out_folder: str,
-                      iterations: list[PixelIteration], stop_reason: str, converged: bool | None) -> ResultSummary:
-    """Focus, fit every group's peaks, fit DIFC per group, compute the quality metrics."""
-    return pipeline.group_step(events_path, request, table_path=table_path, out_folder=Path(out_folder),
-                               iterations=iterations, stop_reason=stop_reason, converged=converged)
+def focus_groups(events_path: str, request: CalibrationRequest, table_path: str, work_dir: str) -> FocusRef:
+    """Focus every group with the pixel-calibrated constants (spectra stay in the scratch area)."""
+    return pipeline.focus_step(events_path, request, table_path=table_path, work_dir=Path(work_dir))
+
+
+@task(cache_key_fn=stamped_key("focus"), task_run_name="fit-group-{group_id}", **RECIPE_CACHE)
+def fit_group(focus: FocusRef, request: CalibrationRequest, group_id: int) -> GroupCalibration:
+    """Peak fits in TOF and DIFC (+TZERO, +DIFA) of one group: groups run side by side on the task runner."""
+    return pipeline.fit_group_step(focus, request, group_id)
+
+
+@task(cache_key_fn=stamped_key("events_path", "table_path", "focus"), **RECIPE_CACHE)
+def finish_groups(events_path: str, request: CalibrationRequest, table_path: str, focus: FocusRef,
+                  group_fits: list[GroupCalibration], out_folder: str, iterations: list[PixelIteration],
+                  stop_reason: str, converged: bool | None) -> ResultSummary:
+    """Apply the group fits, compute the quality metrics and write the iteration's result folder."""
+    return pipeline.finish_step(events_path, request, table_path=table_path, focus=focus, group_fits=group_fits,
+                                out_folder=Path(out_folder), iterations=iterations, stop_reason=stop_reason,
+                                converged=converged)
 
 
 @task(cache_policy=NO_CACHE)

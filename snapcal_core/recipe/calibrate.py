@@ -72,6 +72,57 @@ def geometric_table(events: EventData, grouping: Grouping) -> DiffCalTable:
                                   instrument_name="SNAPLite" if events.lite else "SNAP")
 
 
+@dataclass
+class GroupStep:
+    """What the group fits need: every group focused with the pixel-calibrated constants."""
+
+    current: DiffCalTable = field(repr=False)
+    groups: list[GroupParameters]
+    peak_lists: list[GroupPeakList]
+    focused: FocusedSpectra = field(repr=False)
+    difc_arb: dict[int, float]
+
+
+def groups_and_peaks(
+    *, events: EventData, grouping: Grouping, reflections: Sequence[Reflection], settings: RecipeSettings,
+) -> tuple[list[GroupParameters], list[GroupPeakList]]:
+    """Each group's parameters in the run's state and its predicted calibrant peaks."""
+    st = events.metadata.state
+    geometry = snap_geometry(arc_deg=st.arc_deg, lin_m=st.lin_m, lite=events.lite)
+    groups = group_parameters(geometry=geometry, grouping=grouping, wavelength_angstrom=st.wavelength_angstrom)
+    return groups, predicted_peaks_for_groups(reflections=reflections, groups=groups, settings=settings.peaks)
+
+
+def prepare_group_step(
+    *, events: EventData, grouping: Grouping, groups: list[GroupParameters], peaks: list[GroupPeakList],
+    settings: RecipeSettings, current: DiffCalTable,
+) -> GroupStep:
+    """The events focused in log d with the ``current`` constants, ready for the group fits."""
+    edges = log_d_edges(d_min_angstrom=min(g.d_min_angstrom for g in groups),
+                        d_max_angstrom=max(g.d_max_angstrom for g in groups),
+                        log_step=log_step_for(peaks, bins_per_resolution=settings.pixel.bins_per_resolution))
+    focused = focus_events(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
+                           table=current, d_edges_angstrom=edges)
+    arb = mean_difc_per_group(table=current, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids)
+    return GroupStep(current=current, groups=groups, peak_lists=peaks, focused=focused, difc_arb=arb)
+
+
+def finish_calibration(
+    *, events: EventData, grouping: Grouping, step: GroupStep, group_fits: Sequence[GroupCalibration],
+    settings: RecipeSettings, initial: DiffCalTable, pixel_result: PixelCalibrationResult | None,
+) -> CalibrationResult:
+    """Apply the group fits, focus again with the final constants and assess every group in d."""
+    final = apply_group_fits(table=step.current, group_of_pixel=grouping.group_of_pixel, groups=group_fits)
+    final_focused = focus_events(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
+                                 table=final, d_edges_angstrom=step.focused.d_edges_angstrom)
+    shape_difc = mean_difc_per_group(table=final, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids)
+    metrics, fits_in_d = assess_focused_d(focused=final_focused, peaks=step.peak_lists, groups=step.groups,
+                                          difc_shape=shape_difc, settings=settings.peak_fit)
+    return CalibrationResult(table=final, initial_table=initial, groups=step.groups, peak_lists=step.peak_lists,
+                             pixel=pixel_result, group_fits=list(group_fits), metrics=metrics, fits_in_d=fits_in_d,
+                             focused=final_focused)
+
+
 def calibrate(
     *, events: EventData, grouping: Grouping, reflections: Sequence[Reflection],
     settings: RecipeSettings = RecipeSettings(), table: DiffCalTable | None = None,
@@ -81,11 +132,8 @@ def calibrate(
     then the final focused spectra (d) with peak fits and quality metrics."""
     if grouping.lite != events.lite:
         raise ValueError(f"grouping '{grouping.name}' is {'Lite' if grouping.lite else 'native'}, events are not")
-    st = events.metadata.state
-    geometry = snap_geometry(arc_deg=st.arc_deg, lin_m=st.lin_m, lite=events.lite)
-    groups = group_parameters(geometry=geometry, grouping=grouping, wavelength_angstrom=st.wavelength_angstrom)
-    peaks = predicted_peaks_for_groups(reflections=reflections, groups=groups, settings=settings.peaks)
     initial = table if table is not None else geometric_table(events, grouping)
+    groups, peaks = groups_and_peaks(events=events, grouping=grouping, reflections=reflections, settings=settings)
     pixel_result = None
     current = initial
     if not settings.skip_pixel:
@@ -93,19 +141,9 @@ def calibrate(
                                         peaks=peaks, table=initial, settings=settings.pixel, on_iteration=on_iteration)
         current = DiffCalTable(detid=initial.detid, difc=pixel_result.difc, difa=initial.difa, tzero=initial.tzero,
                                group=initial.group, use=pixel_result.use, instrument_name=initial.instrument_name)
-    edges = log_d_edges(d_min_angstrom=min(g.d_min_angstrom for g in groups),
-                        d_max_angstrom=max(g.d_max_angstrom for g in groups),
-                        log_step=log_step_for(peaks, bins_per_resolution=settings.pixel.bins_per_resolution))
-    focused = focus_events(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
-                           table=current, d_edges_angstrom=edges)
-    arb = mean_difc_per_group(table=current, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids)
-    group_fits = calibrate_groups(focused=focused, peaks=peaks, difc_arb=arb, mode=settings.fit_mode,
-                                  settings=settings.peak_fit)
-    final = apply_group_fits(table=current, group_of_pixel=grouping.group_of_pixel, groups=group_fits)
-    final_focused = focus_events(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
-                                 table=final, d_edges_angstrom=edges)
-    shape_difc = mean_difc_per_group(table=final, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids)
-    metrics, fits_in_d = assess_focused_d(focused=final_focused, peaks=peaks, groups=groups, difc_shape=shape_difc,
-                                          settings=settings.peak_fit)
-    return CalibrationResult(table=final, initial_table=initial, groups=groups, peak_lists=peaks, pixel=pixel_result,
-                             group_fits=group_fits, metrics=metrics, fits_in_d=fits_in_d, focused=final_focused)
+    step = prepare_group_step(events=events, grouping=grouping, groups=groups, peaks=peaks, settings=settings,
+                              current=current)
+    group_fits = calibrate_groups(focused=step.focused, peaks=step.peak_lists, difc_arb=step.difc_arb,
+                                  mode=settings.fit_mode, settings=settings.peak_fit)
+    return finish_calibration(events=events, grouping=grouping, step=step, group_fits=group_fits, settings=settings,
+                              initial=initial, pixel_result=pixel_result)

@@ -31,21 +31,26 @@ def mean_difc_per_group(*, table: DiffCalTable, group_of_pixel: np.ndarray, grou
     return {int(g): float(table.difc[(group_of_pixel == g) & (table.use > 0)].mean()) for g in group_ids}
 
 
+def calibrate_group(
+    *, focused: FocusedSpectra, plist: GroupPeakList, difc_arb: float, mode: FitMode, settings: PeakFitSettings,
+) -> GroupCalibration:
+    """Fit every predicted peak of one group in TOF_arb, then the group's constants (one unit of
+    work: groups are independent, so they may run side by side or on other machines)."""
+    counts = focused.spectrum(plist.group_id)
+    x = difc_arb * focused.d_centres_angstrom
+    fits = fit_peaks(x=x, y=counts, variance=np.maximum(counts, 1.0), peaks=plist.peaks, settings=settings,
+                     x_per_angstrom=difc_arb, difc_us_per_angstrom=difc_arb)
+    return GroupCalibration(group_id=plist.group_id, difc_arb=difc_arb, fits=fits,
+                            difc_fit=fit_difc_from_peaks(fits, mode=mode))
+
+
 def calibrate_groups(
     *, focused: FocusedSpectra, peaks: Sequence[GroupPeakList], difc_arb: dict[int, float], mode: FitMode,
     settings: PeakFitSettings,
 ) -> list[GroupCalibration]:
-    """Fit every predicted peak of every group in TOF_arb, then the group's constants."""
-    out = []
-    for plist in peaks:
-        g = plist.group_id
-        counts = focused.spectrum(g)
-        x = difc_arb[g] * focused.d_centres_angstrom
-        fits = fit_peaks(x=x, y=counts, variance=np.maximum(counts, 1.0), peaks=plist.peaks, settings=settings,
-                         x_per_angstrom=difc_arb[g], difc_us_per_angstrom=difc_arb[g])
-        out.append(GroupCalibration(group_id=g, difc_arb=difc_arb[g], fits=fits,
-                                    difc_fit=fit_difc_from_peaks(fits, mode=mode)))
-    return out
+    """:func:`calibrate_group` for every group, one after the other."""
+    return [calibrate_group(focused=focused, plist=plist, difc_arb=difc_arb[plist.group_id], mode=mode,
+                            settings=settings) for plist in peaks]
 
 
 def apply_group_fits(*, table: DiffCalTable, group_of_pixel: np.ndarray, groups: Sequence[GroupCalibration]) -> DiffCalTable:

@@ -9,7 +9,7 @@ import pytest
 from snapcal_core.io.diffcal import read_diffcal
 from snapcal_core.settings import get_settings
 from snapcal_core.simulate.run import simulate_run
-from snapcal_core.storage.store import list_versions
+from snapcal_core.storage.store import list_versions, load_version
 
 pytestmark = [pytest.mark.slow, pytest.mark.prefect]
 RUNS = (6101, 6102)
@@ -46,3 +46,17 @@ def test_dask_cluster_gives_the_same_tables_as_threads_and_auto_saves_every_item
     for key in a:
         np.testing.assert_array_equal(a[key].difc, b[key].difc, err_msg=str(key))
         np.testing.assert_array_equal(a[key].use, b[key].use, err_msg=str(key))
+
+
+def test_per_group_fits_on_a_dask_cluster_save_the_same_table_as_threads(env):
+    from flows.calibration import calibration_flow
+    from flows.parameters import CalibrationParameters
+    from flows.runners import on_dask
+
+    params = CalibrationParameters(run_number=RUNS[0], sample="diamond", approval="auto", auto_author="dask tester")
+    threaded = calibration_flow(params)
+    on_cluster = on_dask(calibration_flow, n_workers=2)(params)
+    assert (threaded["version"], on_cluster["version"]) == (1, 2)
+    a, b = (load_version(env / "calibration", STATE_ID, lite=True, version=v).table for v in (1, 2))
+    np.testing.assert_array_equal(a.difc, b.difc)
+    np.testing.assert_array_equal(a.use, b.use)
