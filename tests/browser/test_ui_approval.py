@@ -74,9 +74,9 @@ from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
-from selenium.webdriver.support.select import Select  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+from resume_form import POLL, REPORT_PROBE, UI_TIMEOUT, choose, field, open_resume_modal, shot, text_is, type_into  # noqa: E402
 from snapcal_core.settings import get_settings  # noqa: E402
 from snapcal_core.simulate.run import simulate_run  # noqa: E402
 from snapcal_core.storage.store import list_versions  # noqa: E402
@@ -88,8 +88,6 @@ AUTHOR = "ui-tester"
 SERVER_START_TIMEOUT = 120
 PAUSE_TIMEOUT = 120  # from starting the flow subprocess to the Paused state
 COMPLETE_TIMEOUT = 90  # from submitting the form to the Completed state
-UI_TIMEOUT = 45  # any single wait in the browser
-POLL = 0.2  # WebDriverWait poll interval (s)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -273,104 +271,6 @@ def artifacts(tmp_path) -> Path:
     return folder
 
 
-def _text_is(text: str) -> str:
-    return f"normalize-space(.)='{text}'"
-
-
-def _open_resume_modal(drv, timeout: float = UI_TIMEOUT):
-    """Click v1's "Resume" button, or v2's ⋮ menu then its "Resume" item; returns (ui, dialog)."""
-    wait = WebDriverWait(drv, timeout, poll_frequency=POLL)
-
-    def resume_control(d):
-        for b in d.find_elements(By.XPATH, f"//button[{_text_is('Resume')}]"):
-            if b.is_displayed() and b.is_enabled():
-                return "v1", b
-        for b in d.find_elements(By.XPATH, f"//button[@aria-haspopup='menu'][{_text_is('Open menu')}]"):
-            if b.is_displayed() and b.is_enabled():
-                return "v2", b
-        return False
-
-    try:
-        ui, control = wait.until(resume_control, "no Resume button nor ⋮ menu on the flow-run page")
-    except TimeoutException:
-        raise AssertionError(f"no Resume control on {drv.current_url}:\n{drv.find_element(By.TAG_NAME, 'body').text[:2000]}")
-    if ui == "v1":
-        control.click()
-    else:
-        def resume_item(d):  # (re)open the menu until its Resume item shows
-            items = [i for i in d.find_elements(By.XPATH, f"//*[@role='menuitem'][{_text_is('Resume')}]")
-                     if i.is_displayed()]
-            if not items and control.get_dom_attribute("aria-expanded") != "true":
-                control.click()
-            return items[0] if items else False
-
-        wait.until(resume_item, "the ⋮ menu has no Resume item").click()
-    dialog = wait.until(EC.visibility_of_element_located(
-        (By.XPATH, f"//*[@role='dialog'][.//*[{_text_is('Resume Flow Run')}]]")), "no 'Resume Flow Run' modal")
-    return ui, dialog
-
-
-def _field(dialog, title: str):
-    """The control of the form property titled ``title`` (label "Title" or "Title (Optional)")."""
-    label = f"//label[{_text_is(title)} or starts-with(normalize-space(.), '{title} (')]"
-    controls = dialog.find_elements(
-        By.XPATH, f".{label}/ancestor::*[.//fieldset][1]//fieldset//*[self::textarea or self::input or self::select "
-                  f"or self::button]")
-    assert controls, f"no form field {title!r} in the modal"
-    return controls[0]
-
-
-def _choose(drv, dialog, title: str, value: str) -> None:
-    control = _field(dialog, title)
-    drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", control)
-    if control.tag_name == "select":  # v1: native select
-        Select(control).select_by_value(value)
-        assert control.get_property("value") == value
-    else:  # v2: combobox button -> listbox of options (rendered in a popover outside the dialog)
-        control.click()
-        option = WebDriverWait(drv, UI_TIMEOUT, poll_frequency=POLL).until(EC.element_to_be_clickable(
-            (By.XPATH, f"//*[@role='option'][{_text_is(value)}]")), f"no option {value!r} for {title}")
-        option.click()
-        WebDriverWait(drv, UI_TIMEOUT, poll_frequency=POLL).until(
-            lambda d: control.get_property("textContent").strip() == value, f"{title} did not take the value {value!r}")
-
-
-def _type(drv, dialog, title: str, text: str) -> None:
-    """Type into an empty text field (real key events, so the UI's own input handlers run)."""
-    control = _field(dialog, title)
-    assert control.get_property("value") == "", f"{title} is not empty"
-    drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", control)
-    control.click()
-    control.send_keys(text)
-    WebDriverWait(drv, UI_TIMEOUT, poll_frequency=POLL).until(lambda d: control.get_property("value") == text,
-                                                              f"{title} did not take the value {text!r}")
-
-
-# One round trip: is the report (markdown description) rendered? Scrolls it into view; null until it is.
-REPORT_PROBE = """
-const [dialog, title] = arguments;
-const h = [...dialog.querySelectorAll('h3')].find(e => e.textContent.trim().startsWith(title));
-if (!h) return null;
-const box = h.closest('article, .prose') || h.parentElement;
-h.scrollIntoView({block: 'start'});
-return {heading: h.textContent.trim(),
-        table: [...box.querySelectorAll('table th')].some(th => th.textContent.includes('DIFC')),
-        images: [...box.querySelectorAll('img')].filter(i => i.alt === 'focused' || i.alt === 'strain')
-                                                 .map(i => i.src.slice(0, 40)),
-        text: box.textContent, shown: box.getBoundingClientRect().height, full: box.scrollHeight};
-"""
-
-
-def _shot(drv, folder: Path, name: str) -> Path:
-    path = folder / name
-    assert drv.save_screenshot(str(path)), f"screenshot {path} failed"
-    return path
-
-
-# --------------------------------------------------------------------------------------------------
-# the test
-
-
 @pytest.mark.parametrize("ui", ["v1", "v2"])
 def test_accept_from_the_resume_form_in_the_ui(ui, prefect_server, paused_flow, driver, artifacts, capsys):
     if ui not in prefect_server.ui_settings().get("available_uis", []):
@@ -384,7 +284,7 @@ def test_accept_from_the_resume_form_in_the_ui(ui, prefect_server, paused_flow, 
     prefix = "/v2" if ui == "v2" else ""
     driver.get(f"{prefect_server.url}{prefix}/runs/flow-run/{run_id}")
 
-    served, dialog = _open_resume_modal(driver)
+    served, dialog = open_resume_modal(driver)
     assert served == ui, f"expected the {ui} UI at {driver.current_url}, found {served}"
     step("modal open")
 
@@ -401,24 +301,24 @@ def test_accept_from_the_resume_form_in_the_ui(ui, prefect_server, paused_flow, 
                       f"(content {report['full']} px): operators cannot see it in the Resume modal", UserWarning)
     else:
         assert report["shown"] > 100, f"the report is not visible ({report['shown']:.0f} px of {report['full']} px)"
-    report_png = _shot(driver, artifacts, f"{ui}-1-report.png")
+    report_png = shot(driver, artifacts, f"{ui}-1-report.png")
     step("report checked")
 
     # the prefilled values are there and kept
-    assert _field(dialog, "Applies To").get_property("value") == f">={RUN}"
-    assert _field(dialog, "Iteration").get_property("value") == "1"
-    _type(driver, dialog, "Author", AUTHOR)
-    _choose(driver, dialog, "Decision", "accept")
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", _field(dialog, "Author"))
-    form_png = _shot(driver, artifacts, f"{ui}-2-filled-form.png")
+    assert field(dialog, "Applies To").get_property("value") == f">={RUN}"
+    assert field(dialog, "Iteration").get_property("value") == "1"
+    type_into(driver, dialog, "Author", AUTHOR)
+    choose(driver, dialog, "Decision", "accept")
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", field(dialog, "Author"))
+    form_png = shot(driver, artifacts, f"{ui}-2-filled-form.png")
     step("form filled")
 
-    submit = dialog.find_element(By.XPATH, f".//button[{_text_is('Submit')} or {_text_is('Resume')}]")
+    submit = dialog.find_element(By.XPATH, f".//button[{text_is('Submit')} or {text_is('Resume')}]")
     submit.click()
     try:
         WebDriverWait(driver, UI_TIMEOUT).until(EC.invisibility_of_element(dialog))
     except TimeoutException:
-        _shot(driver, artifacts, f"{ui}-error-modal-still-open.png")
+        shot(driver, artifacts, f"{ui}-error-modal-still-open.png")
         raise AssertionError(f"the modal did not close after submit:\n{dialog.text[-1500:]}")
     step("submitted")
 
@@ -429,8 +329,8 @@ def test_accept_from_the_resume_form_in_the_ui(ui, prefect_server, paused_flow, 
 
     driver.refresh()
     WebDriverWait(driver, UI_TIMEOUT).until(
-        lambda d: d.find_elements(By.XPATH, f"//*[{_text_is('Completed')}]"), "the run page does not show Completed")
-    after_png = _shot(driver, artifacts, f"{ui}-3-run-completed.png")
+        lambda d: d.find_elements(By.XPATH, f"//*[{text_is('Completed')}]"), "the run page does not show Completed")
+    after_png = shot(driver, artifacts, f"{ui}-3-run-completed.png")
     step("page shows Completed")
     with capsys.disabled():
         print(f"\n[{ui} UI] {', '.join(steps)}; screenshots:\n  {report_png}\n  {form_png}\n  {after_png}")
