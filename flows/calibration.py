@@ -18,7 +18,7 @@ from prefect.states import Cancelled, Completed
 from flows.parameters import Approval, CalibrationParameters
 from snapcal_core.errors import StorageError
 from snapcal_core.pipeline import CalibrationRequest, RunRef
-from snapcal_core.recipe.gate import evaluate_gate
+from snapcal_core.recipe.gate import GateVerdict, evaluate_gate
 from snapcal_core.recipe.result_io import ResultSummary
 from snapcal_core.report.build import ReportRef, extra_files_for_store
 from snapcal_core.report.plots import data_url
@@ -134,16 +134,13 @@ def decide(description: str, *, params: CalibrationParameters, summaries: list[R
     approval, record = automatic_decision(params, summaries[-1], report, len(summaries))
     if approval is None:
         if "gate" in record:
-            description = f"**The quality gate held this run:**\n\n{record_gate_text(record)}\n\n{description}"
+            held = GateVerdict.model_validate(record["gate"]).explain().splitlines()
+            description = "**The quality gate held this run:**\n\n" + "\n".join(f"- {line}" for line in held) \
+                + f"\n\n{description}"
         approval = wait_for_decision(description, params=params, n_iterations=len(summaries), round_=len(summaries))
     if approval is not None:
         record.update(decision=approval.decision, author=approval.author, iteration=approval.iteration)
     return approval, record
-
-
-def record_gate_text(record: dict) -> str:
-    failures = [f"- group {g['group_id']}: {'; '.join(g['failures'])}" for g in record["gate"]["groups"] if not g["passed"]]
-    return "\n".join([f"- {f}" for f in record["gate"]["run_failures"]] + failures)
 
 
 def leave_expired_pause(flow_run_id: str) -> None:

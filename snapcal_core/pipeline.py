@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from snapcal_core.calibrant.samples import calibrant_reflections, load_sample
 from snapcal_core.data.load import load_run
 from snapcal_core.data.locate import find_ipts, raw_file_path
+from snapcal_core.data.read import read_header
 from snapcal_core.instrument.groupings import load_grouping
 from snapcal_core.io.diffcal import DiffCalTable, read_diffcal, write_diffcal
 from snapcal_core.models import DetectorState, validate_run_number
@@ -64,13 +65,12 @@ class PixelStep(BaseModel):
 
 
 def resolve_run(run_number: int, settings: SnapcalSettings) -> RunRef:
-    from snapcal_core.data.load import read_event_file  # reads the state only once here
-
+    """IPTS, raw file and instrument state of a run (the file's header only: no event is read)."""
     run = validate_run_number(run_number)
     ipts = find_ipts(run, data_root=settings.data_root)
     raw = raw_file_path(settings.data_root, ipts=ipts, run_number=run)
-    _, _, meta = read_event_file(raw)
-    return RunRef(run_number=run, ipts=ipts, raw_path=str(raw), state=meta["state"], state_id=meta["state"].state_id())
+    state = read_header(raw).state
+    return RunRef(run_number=run, ipts=ipts, raw_path=str(raw), state=state, state_id=state.state_id())
 
 
 def load_to_scratch(run_number: int, *, lite: bool, settings: SnapcalSettings) -> str:

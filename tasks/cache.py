@@ -19,12 +19,11 @@ from pydantic import BaseModel
 from snapcal_core import __version__
 
 
-def path_stamp(path: str | BaseModel | None) -> list:
-    """Size and mtime of a file, or of every file directly inside a folder (a model names its folder
-    in ``folder``); [] if absent."""
+def path_stamp(path: str | None) -> list:
+    """Size and mtime of a file, or of every file directly inside a folder; [] if absent."""
     if path is None:
         return []
-    p = Path(path.folder if isinstance(path, BaseModel) else path)
+    p = Path(path)
     if p.is_dir():
         return [[f.name, f.stat().st_size, f.stat().st_mtime_ns] for f in sorted(p.iterdir()) if f.is_file()]
     if p.is_file():
@@ -43,11 +42,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _lookup(parameters: dict[str, Any], name: str) -> Any:
+    """``parameters[name]``, or an attribute of a parameter for ``"param.attr"``."""
+    head, *attrs = name.split(".")
+    value = parameters.get(head)
+    for attr in attrs:
+        value = getattr(value, attr, None)
+    return value
+
+
 def stamped_key(*input_paths: str) -> Callable[[Any, dict[str, Any]], str]:
-    """A ``cache_key_fn`` hashing every parameter, plus the stamps of the ``input_paths`` parameters."""
+    """A ``cache_key_fn`` hashing every parameter, plus the stamps of the ``input_paths`` (parameter
+    names, or ``"param.attr"`` for a path held by a model parameter)."""
 
     def key(context, parameters: dict[str, Any]) -> str:
-        stamps = {name: path_stamp(parameters.get(name)) for name in input_paths}
+        stamps = {name: path_stamp(_lookup(parameters, name)) for name in input_paths}
         text = json.dumps({"snapcal": __version__, "task": context.task.name, "parameters": _plain(parameters),
                            "stamps": stamps}, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()

@@ -5,14 +5,13 @@ They exchange paths and small pydantic models; events and tables stay in the scr
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from snapcal_core import __version__, pipeline, threads
+from snapcal_core import pipeline, threads
 from snapcal_core.models import DetectorState
 from snapcal_core.pipeline import CalibrationRequest, FocusRef, PixelStep, RunRef
 from snapcal_core.recipe.group import GroupCalibration
@@ -29,21 +28,13 @@ from tasks.cache import stamped_key
 RECIPE_CACHE = dict(persist_result=True, cache_expiration=timedelta(days=30))
 
 
-def raw_file_key(context, parameters) -> str:
-    """Cache key of a run's raw file: path + size + mtime (a rewritten file is not served stale)."""
-    ref: RunRef = parameters["ref"]
-    st = Path(ref.raw_path).stat()
-    text = f"snapcal {__version__}:{ref.raw_path}:{st.st_size}:{st.st_mtime_ns}:{parameters['lite']}"
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 @task(retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
 def resolve_run(run_number: int) -> RunRef:
     """Find the run's IPTS and raw file and read its instrument state."""
     return pipeline.resolve_run(run_number, get_settings())
 
 
-@task(retries=2, retry_delay_seconds=1, cache_key_fn=raw_file_key, persist_result=True,
+@task(retries=2, retry_delay_seconds=1, cache_key_fn=stamped_key("ref.raw_path"), persist_result=True,
       cache_expiration=timedelta(days=7))
 def load_events(ref: RunRef, lite: bool) -> str:
     """Load the run's events (converted to Lite if asked) into the scratch area; returns the folder."""
@@ -71,13 +62,13 @@ def focus_groups(events_path: str, request: CalibrationRequest, table_path: str,
     return pipeline.focus_step(events_path, request, table_path=table_path, work_dir=Path(work_dir))
 
 
-@task(cache_key_fn=stamped_key("focus"), task_run_name="fit-group-{group_id}", **RECIPE_CACHE)
+@task(cache_key_fn=stamped_key("focus.folder"), task_run_name="fit-group-{group_id}", **RECIPE_CACHE)
 def fit_group(focus: FocusRef, request: CalibrationRequest, group_id: int) -> GroupCalibration:
     """Peak fits in TOF and DIFC (+TZERO, +DIFA) of one group: groups run side by side on the task runner."""
     return pipeline.fit_group_step(focus, request, group_id)
 
 
-@task(cache_key_fn=stamped_key("events_path", "table_path", "focus"), **RECIPE_CACHE)
+@task(cache_key_fn=stamped_key("events_path", "table_path", "focus.folder"), **RECIPE_CACHE)
 def finish_groups(events_path: str, request: CalibrationRequest, table_path: str, focus: FocusRef,
                   group_fits: list[GroupCalibration], out_folder: str, iterations: list[PixelIteration],
                   stop_reason: str, converged: bool | None) -> ResultSummary:
