@@ -27,6 +27,7 @@ from snapcal_core.recipe.calibrate import (
 )
 from snapcal_core.recipe.focus import FocusedSpectra
 from snapcal_core.recipe.group import GroupCalibration, calibrate_group
+from snapcal_core.recipe.held_out import HeldOutTables
 from snapcal_core.recipe.types import GroupPeakList
 from snapcal_core.recipe.pixel import PixelIteration, finish_loop, run_iteration, start_loop
 from snapcal_core.recipe.result_io import ResultSummary, write_result
@@ -127,15 +128,20 @@ def _write_group_step(step: GroupStep, folder: Path) -> None:
             "peaks": [p.model_dump(mode="json") for p in step.peak_lists],
             "difc_arb": {str(k): v for k, v in step.difc_arb.items()}}
     (folder / "group_step.json").write_text(json.dumps(meta))
+    for h, table in enumerate(step.held_out.tables if step.held_out is not None else ()):
+        write_diffcal(folder / f"held_out_{h}.h5", table)
 
 
 def _read_group_step(folder: Path, current: DiffCalTable) -> GroupStep:
     with np.load(folder / "focused.npz") as z:
         focused = FocusedSpectra(group_ids=z["group_ids"], d_edges_angstrom=z["d_edges_angstrom"], counts=z["counts"])
     meta = json.loads((folder / "group_step.json").read_text())
+    held = None
+    if (folder / "held_out_0.h5").exists():
+        held = HeldOutTables(tables=(read_diffcal(folder / "held_out_0.h5"), read_diffcal(folder / "held_out_1.h5")))
     return GroupStep(current=current, groups=[GroupParameters.model_validate(g) for g in meta["groups"]],
                      peak_lists=[GroupPeakList.model_validate(p) for p in meta["peaks"]], focused=focused,
-                     difc_arb={int(k): v for k, v in meta["difc_arb"].items()})
+                     difc_arb={int(k): v for k, v in meta["difc_arb"].items()}, held_out=held)
 
 
 def focus_step(events_path: str, request: CalibrationRequest, *, table_path: str, work_dir: Path) -> FocusRef:

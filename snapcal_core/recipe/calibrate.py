@@ -17,6 +17,7 @@ from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.models import EventData
 from snapcal_core.recipe.difc_fit import FitMode
 from snapcal_core.recipe.focus import FocusedSpectra, focus_events, log_d_edges
+from snapcal_core.recipe.held_out import HeldOutTables, focus_held_out, held_out_tables, wants_held_out
 from snapcal_core.recipe.group import (
     GroupCalibration,
     apply_group_fits,
@@ -74,13 +75,15 @@ def geometric_table(events: EventData, grouping: Grouping) -> DiffCalTable:
 
 @dataclass
 class GroupStep:
-    """What the group fits need: every group focused with the pixel-calibrated constants."""
+    """What the group fits need: every group focused with the pixel-calibrated constants (or with
+    held-out constants, ``held_out``, for sparse pixels)."""
 
     current: DiffCalTable = field(repr=False)
     groups: list[GroupParameters]
     peak_lists: list[GroupPeakList]
     focused: FocusedSpectra = field(repr=False)
     difc_arb: dict[int, float]
+    held_out: HeldOutTables | None = field(default=None, repr=False)
 
 
 def groups_and_peaks(
@@ -97,14 +100,30 @@ def prepare_group_step(
     *, events: EventData, grouping: Grouping, groups: list[GroupParameters], peaks: list[GroupPeakList],
     settings: RecipeSettings, current: DiffCalTable,
 ) -> GroupStep:
-    """The events focused in log d with the ``current`` constants, ready for the group fits."""
+    """The events focused in log d with the ``current`` constants, ready for the group fits.
+
+    Sparse pixels (:func:`~snapcal_core.recipe.held_out.wants_held_out`) after a pixel step are
+    focused with held-out constants instead (:mod:`snapcal_core.recipe.held_out`)."""
     edges = log_d_edges(d_min_angstrom=min(g.d_min_angstrom for g in groups),
                         d_max_angstrom=max(g.d_max_angstrom for g in groups),
                         log_step=log_step_for(peaks, bins_per_resolution=settings.pixel.bins_per_resolution))
-    focused = focus_events(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
-                           table=current, d_edges_angstrom=edges)
+    held = None
+    if not settings.skip_pixel and wants_held_out(pixel=events.pixel, group_of_pixel=grouping.group_of_pixel,
+                                                  settings=settings.pixel):
+        held = held_out_tables(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
+                               peaks=peaks, table=current, settings=settings.pixel)
+    focused = _focus(events, grouping, current, held, edges)
     arb = mean_difc_per_group(table=current, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids)
-    return GroupStep(current=current, groups=groups, peak_lists=peaks, focused=focused, difc_arb=arb)
+    return GroupStep(current=current, groups=groups, peak_lists=peaks, focused=focused, difc_arb=arb, held_out=held)
+
+
+def _focus(events: EventData, grouping: Grouping, table: DiffCalTable, held: HeldOutTables | None,
+           edges: np.ndarray) -> FocusedSpectra:
+    if held is None:
+        return focus_events(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
+                            table=table, d_edges_angstrom=edges)
+    return focus_held_out(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
+                          held_out=held, d_edges_angstrom=edges)
 
 
 def finish_calibration(
@@ -113,8 +132,11 @@ def finish_calibration(
 ) -> CalibrationResult:
     """Apply the group fits, focus again with the final constants and assess every group in d."""
     final = apply_group_fits(table=step.current, group_of_pixel=grouping.group_of_pixel, groups=group_fits)
-    final_focused = focus_events(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
-                                 table=final, d_edges_angstrom=step.focused.d_edges_angstrom)
+    held = None
+    if step.held_out is not None:
+        held = HeldOutTables(tables=tuple(apply_group_fits(table=t, group_of_pixel=grouping.group_of_pixel,
+                                                           groups=group_fits) for t in step.held_out.tables))
+    final_focused = _focus(events, grouping, final, held, step.focused.d_edges_angstrom)
     shape_difc = mean_difc_per_group(table=final, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids)
     metrics, fits_in_d = assess_focused_d(focused=final_focused, peaks=step.peak_lists, groups=step.groups,
                                           difc_shape=shape_difc, settings=settings.peak_fit)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -38,6 +39,10 @@ class PixelCalibrationSettings(BaseModel):
     n_reference_peaks: int = Field(4, description="How many of a group's strongest peaks the CC uses")
     bins_per_resolution: float = Field(10.0, description="Log step = -(min dd/d) / this")
     max_shift_fwhm: float = Field(2.5, description="CC search range, in FWHM of the group's largest peak")
+    held_out_focus: Literal["auto", "always", "never"] = Field(
+        "auto", description="Focus the group step with held-out constants (recipe/held_out.py); auto: sparse pixels")
+    held_out_below_events: float = Field(
+        400.0, description="auto: held out when the median grouped pixel has fewer events than this (native mode)")
 
 
 class PixelIteration(BaseModel):

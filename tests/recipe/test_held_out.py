@@ -1,0 +1,86 @@
+"""Held-out focusing of the group step (sparse pixels): choice, scale matching, and the whole path."""
+
+import numpy as np
+import pytest
+
+from snapcal_core.calibrant.samples import calibrant_reflections, load_sample
+from snapcal_core.data.load import load_run
+from snapcal_core.instrument.groupings import builtin_grouping
+from snapcal_core.pipeline import CalibrationRequest, finish_step, fit_group_step, focus_step
+from snapcal_core.recipe.calibrate import RecipeSettings, calibrate
+from snapcal_core.recipe.held_out import _match_group_means, wants_held_out
+from snapcal_core.recipe.pixel import PixelCalibrationSettings
+from snapcal_core.scratch import save_events
+from snapcal_core.io.diffcal import write_diffcal
+from snapcal_core.settings import get_settings
+from snapcal_core.simulate.run import simulate_run
+
+
+def test_auto_chooses_held_out_when_the_median_grouped_pixel_is_sparse():
+    group = np.array([0, 1, 1, 2, 2])
+    sparse = np.repeat(np.arange(5), [5000, 10, 20, 30, 40])  # pixel 0 is in no group: it does not count
+    dense = np.repeat(np.arange(5), [0, 500, 600, 700, 800])
+    auto = PixelCalibrationSettings(held_out_below_events=400)
+    assert wants_held_out(pixel=sparse, group_of_pixel=group, settings=auto)
+    assert not wants_held_out(pixel=dense, group_of_pixel=group, settings=auto)
+    assert wants_held_out(pixel=dense, group_of_pixel=group, settings=auto.model_copy(update={"held_out_focus": "always"}))
+    assert not wants_held_out(pixel=sparse, group_of_pixel=group,
+                              settings=auto.model_copy(update={"held_out_focus": "never"}))
+
+
+def test_half_tables_are_rescaled_to_the_count_weighted_group_mean():
+    rng = np.random.default_rng(2)
+    group = np.repeat([1, 2], 50)
+    target = rng.uniform(1000, 1100, 100)
+    difc = target * (1 + 40e-6 * group) * (1 + 1e-3 * rng.standard_normal(100))
+    weights = rng.uniform(5, 50, 100)
+    use = np.ones(100, bool)
+    use[3] = False
+    out = _match_group_means(difc, target, weights, group, use)
+    for g in (1, 2):
+        sel = use & (group == g)
+        assert np.average(out[sel], weights=weights[sel]) == pytest.approx(np.average(target[sel], weights=weights[sel]),
+                                                                            rel=1e-12)
+        assert np.allclose(out[sel] / difc[sel], out[sel][0] / difc[sel][0])  # one factor per group
+    assert out[3] == difc[3]
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    settings = get_settings(data_root=tmp_path_factory.mktemp("facility"),
+                            scratch_dir=tmp_path_factory.mktemp("scratch"))
+    simulate_run(run_number=7101, ipts=1, sample="diamond", n_events=3_000_000, seed=5, settings=settings)
+    return settings, load_run(7101, lite=True, settings=settings)
+
+
+def test_held_out_group_step_agrees_with_plain_focusing_and_survives_the_task_files(small_run, tmp_path):
+    settings, events = small_run
+    grouping = builtin_grouping("Column", lite=True)
+    diamond = calibrant_reflections(load_sample("diamond"))  # what the task functions read for sample="diamond"
+    held = RecipeSettings(pixel=PixelCalibrationSettings(held_out_focus="always"))
+    plain = calibrate(events=events, grouping=grouping, reflections=diamond,
+                      settings=RecipeSettings(pixel=PixelCalibrationSettings(held_out_focus="never")))
+    ours = calibrate(events=events, grouping=grouping, reflections=diamond, settings=held)
+    for a, b in zip(plain.group_fits, ours.group_fits, strict=True):
+        assert b.difc_fit.outcome.value == "accepted"
+        both = np.hypot(a.difc_fit.difc_error, b.difc_fit.difc_error)
+        assert abs(a.difc_fit.difc - b.difc_fit.difc) < 3 * both
+    # the same step through the task functions (held-out tables written beside the focused spectra)
+    events_path = save_events(events, tmp_path / "events")
+    pixel_table = write_diffcal(tmp_path / "pixel.h5", _pixel_table(ours))
+    request = CalibrationRequest(run_number=7101, sample="diamond", recipe=held)
+    focus = focus_step(str(events_path), request, table_path=str(pixel_table), work_dir=tmp_path / "focused")
+    assert (tmp_path / "focused" / "held_out_0.h5").exists() and (tmp_path / "focused" / "held_out_1.h5").exists()
+    fits = [fit_group_step(focus, request, g) for g in focus.group_ids]
+    assert [f.difc_fit.difc for f in fits] == pytest.approx([f.difc_fit.difc for f in ours.group_fits], rel=1e-12)
+    summary = finish_step(str(events_path), request, table_path=str(pixel_table), focus=focus, group_fits=fits,
+                          out_folder=tmp_path / "result", iterations=[], stop_reason="", converged=True)
+    assert all(g.metrics.n_peaks_fitted >= 2 for g in summary.groups)
+
+
+def _pixel_table(result):
+    from snapcal_core.io.diffcal import DiffCalTable
+
+    t = result.initial_table
+    return DiffCalTable(detid=t.detid, difc=result.pixel.difc, difa=t.difa, tzero=t.tzero, group=t.group,
+                        use=result.pixel.use, instrument_name=t.instrument_name)
