@@ -126,7 +126,8 @@ def _write_group_step(step: GroupStep, folder: Path) -> None:
     np.savez(folder / "focused.npz", group_ids=f.group_ids, d_edges_angstrom=f.d_edges_angstrom, counts=f.counts)
     meta = {"groups": [g.model_dump(mode="json") for g in step.groups],
             "peaks": [p.model_dump(mode="json") for p in step.peak_lists],
-            "difc_arb": {str(k): v for k, v in step.difc_arb.items()}}
+            "difc_arb": {str(k): v for k, v in step.difc_arb.items()},
+            "difc_tail": {str(k): v for k, v in step.difc_tail.items()}}
     (folder / "group_step.json").write_text(json.dumps(meta))
     for h, table in enumerate(step.held_out.tables if step.held_out is not None else ()):
         write_diffcal(folder / f"held_out_{h}.h5", table)
@@ -141,7 +142,8 @@ def _read_group_step(folder: Path, current: DiffCalTable) -> GroupStep:
         held = HeldOutTables(tables=(read_diffcal(folder / "held_out_0.h5"), read_diffcal(folder / "held_out_1.h5")))
     return GroupStep(current=current, groups=[GroupParameters.model_validate(g) for g in meta["groups"]],
                      peak_lists=[GroupPeakList.model_validate(p) for p in meta["peaks"]], focused=focused,
-                     difc_arb={int(k): v for k, v in meta["difc_arb"].items()}, held_out=held)
+                     difc_arb={int(k): v for k, v in meta["difc_arb"].items()},
+                     difc_tail={int(k): v for k, v in meta["difc_tail"].items()}, held_out=held)
 
 
 def focus_step(events_path: str, request: CalibrationRequest, *, table_path: str, work_dir: Path) -> FocusRef:
@@ -161,6 +163,7 @@ def fit_group_step(focus: FocusRef, request: CalibrationRequest, group_id: int) 
     step = _read_group_step(Path(focus.folder), current=None)
     plist = next(p for p in step.peak_lists if p.group_id == group_id)
     return calibrate_group(focused=step.focused, plist=plist, difc_arb=step.difc_arb[group_id],
+                           difc_tail=step.difc_tail.get(group_id),
                            mode=request.recipe.fit_mode, settings=request.recipe.peak_fit)
 
 

@@ -24,6 +24,7 @@ from snapcal_core.recipe.group import (
     assess_focused_d,
     calibrate_groups,
     mean_difc_per_group,
+    tail_difc_per_group,
 )
 from snapcal_core.recipe.metrics import GroupMetrics
 from snapcal_core.recipe.peakfit import PeakFit, PeakFitSettings
@@ -83,6 +84,7 @@ class GroupStep:
     peak_lists: list[GroupPeakList]
     focused: FocusedSpectra = field(repr=False)
     difc_arb: dict[int, float]
+    difc_tail: dict[int, float] = field(default_factory=dict)  # converts the B2B tail law (tail_difc_per_group)
     held_out: HeldOutTables | None = field(default=None, repr=False)
 
 
@@ -114,7 +116,14 @@ def prepare_group_step(
                                peaks=peaks, table=current, settings=settings.pixel)
     focused = _focus(events, grouping, current, held, edges)
     arb = mean_difc_per_group(table=current, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids)
-    return GroupStep(current=current, groups=groups, peak_lists=peaks, focused=focused, difc_arb=arb, held_out=held)
+    tail = tail_difc_per_group(table=current, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids,
+                               counts=_counts_per_pixel(events, grouping))
+    return GroupStep(current=current, groups=groups, peak_lists=peaks, focused=focused, difc_arb=arb, difc_tail=tail,
+                     held_out=held)
+
+
+def _counts_per_pixel(events: EventData, grouping: Grouping) -> np.ndarray:
+    return np.bincount(events.pixel, minlength=grouping.group_of_pixel.shape[0])[: grouping.group_of_pixel.shape[0]]
 
 
 def _focus(events: EventData, grouping: Grouping, table: DiffCalTable, held: HeldOutTables | None,
@@ -137,7 +146,8 @@ def finish_calibration(
         held = HeldOutTables(tables=tuple(apply_group_fits(table=t, group_of_pixel=grouping.group_of_pixel,
                                                            groups=group_fits) for t in step.held_out.tables))
     final_focused = _focus(events, grouping, final, held, step.focused.d_edges_angstrom)
-    shape_difc = mean_difc_per_group(table=final, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids)
+    shape_difc = tail_difc_per_group(table=final, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids,
+                                     counts=_counts_per_pixel(events, grouping))
     metrics, fits_in_d = assess_focused_d(focused=final_focused, peaks=step.peak_lists, groups=step.groups,
                                           difc_shape=shape_difc, settings=settings.peak_fit)
     return CalibrationResult(table=final, initial_table=initial, groups=step.groups, peak_lists=step.peak_lists,
@@ -166,6 +176,6 @@ def calibrate(
     step = prepare_group_step(events=events, grouping=grouping, groups=groups, peaks=peaks, settings=settings,
                               current=current)
     group_fits = calibrate_groups(focused=step.focused, peaks=step.peak_lists, difc_arb=step.difc_arb,
-                                  mode=settings.fit_mode, settings=settings.peak_fit)
+                                  mode=settings.fit_mode, settings=settings.peak_fit, difc_tail=step.difc_tail)
     return finish_calibration(events=events, grouping=grouping, step=step, group_fits=group_fits, settings=settings,
                               initial=initial, pixel_result=pixel_result)

@@ -31,26 +31,46 @@ def mean_difc_per_group(*, table: DiffCalTable, group_of_pixel: np.ndarray, grou
     return {int(g): float(table.difc[(group_of_pixel == g) & (table.use > 0)].mean()) for g in group_ids}
 
 
+def tail_difc_per_group(*, table: DiffCalTable, group_of_pixel: np.ndarray, group_ids: np.ndarray,
+                        counts: np.ndarray) -> dict[int, float]:
+    r"""Count-weighted harmonic mean of DIFC over each group's pixels in use, ``H = 1 / <1/DIFC_p>``.
+
+    A pixel's B2B tail has the length :math:`1/\beta_T` in its own TOF; in the focused axis
+    ``DIFC_arb d`` it has :math:`\mathrm{DIFC_{arb}} / (\beta_T \mathrm{DIFC}_p)`, so the focused
+    peak's tail is a mixture whose mean length is :math:`\mathrm{DIFC_{arb}} / (\beta_T H)`: the
+    tail law converts to the focused axis with ``H``, not with the arithmetic mean (which would
+    put the tail's centroid off by up to ~1e-5 of TOF in a wide group)."""
+    out = {}
+    for g in group_ids:
+        sel = (group_of_pixel == g) & (table.use > 0)
+        w = counts[sel]
+        out[int(g)] = float(1.0 / np.average(1.0 / table.difc[sel], weights=w)) if w.sum() > 0 else float("nan")
+    return out
+
+
 def calibrate_group(
     *, focused: FocusedSpectra, plist: GroupPeakList, difc_arb: float, mode: FitMode, settings: PeakFitSettings,
+    difc_tail: float | None = None,
 ) -> GroupCalibration:
     """Fit every predicted peak of one group in TOF_arb, then the group's constants (one unit of
-    work: groups are independent, so they may run side by side or on other machines)."""
+    work: groups are independent, so they may run side by side or on other machines).
+    ``difc_tail`` converts the B2B tail law to the focused axis (:func:`tail_difc_per_group`)."""
     counts = focused.spectrum(plist.group_id)
     x = difc_arb * focused.d_centres_angstrom
     fits = fit_peaks(x=x, y=counts, variance=np.maximum(counts, 1.0), peaks=plist.peaks, settings=settings,
-                     x_per_angstrom=difc_arb, difc_us_per_angstrom=difc_arb)
+                     x_per_angstrom=difc_arb, difc_us_per_angstrom=difc_tail if difc_tail is not None else difc_arb)
     return GroupCalibration(group_id=plist.group_id, difc_arb=difc_arb, fits=fits,
                             difc_fit=fit_difc_from_peaks(fits, mode=mode))
 
 
 def calibrate_groups(
     *, focused: FocusedSpectra, peaks: Sequence[GroupPeakList], difc_arb: dict[int, float], mode: FitMode,
-    settings: PeakFitSettings,
+    settings: PeakFitSettings, difc_tail: dict[int, float] | None = None,
 ) -> list[GroupCalibration]:
     """:func:`calibrate_group` for every group, one after the other."""
     return [calibrate_group(focused=focused, plist=plist, difc_arb=difc_arb[plist.group_id], mode=mode,
-                            settings=settings) for plist in peaks]
+                            settings=settings, difc_tail=(difc_tail or {}).get(plist.group_id))
+            for plist in peaks]
 
 
 def apply_group_fits(*, table: DiffCalTable, group_of_pixel: np.ndarray, groups: Sequence[GroupCalibration]) -> DiffCalTable:
