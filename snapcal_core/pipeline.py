@@ -133,12 +133,12 @@ def _write_group_step(step: GroupStep, folder: Path) -> None:
         write_diffcal(folder / f"held_out_{h}.h5", table)
 
 
-def _read_group_step(folder: Path, current: DiffCalTable) -> GroupStep:
+def _read_group_step(folder: Path, current: DiffCalTable | None, *, held_out: bool = True) -> GroupStep:
     with np.load(folder / "focused.npz") as z:
         focused = FocusedSpectra(group_ids=z["group_ids"], d_edges_angstrom=z["d_edges_angstrom"], counts=z["counts"])
     meta = json.loads((folder / "group_step.json").read_text())
     held = None
-    if (folder / "held_out_0.h5").exists():
+    if held_out and (folder / "held_out_0.h5").exists():  # the group fits do not need them
         held = HeldOutTables(tables=(read_diffcal(folder / "held_out_0.h5"), read_diffcal(folder / "held_out_1.h5")))
     return GroupStep(current=current, groups=[GroupParameters.model_validate(g) for g in meta["groups"]],
                      peak_lists=[GroupPeakList.model_validate(p) for p in meta["peaks"]], focused=focused,
@@ -160,7 +160,7 @@ def focus_step(events_path: str, request: CalibrationRequest, *, table_path: str
 
 def fit_group_step(focus: FocusRef, request: CalibrationRequest, group_id: int) -> GroupCalibration:
     """Peak fits and constants of one group (independent of the others)."""
-    step = _read_group_step(Path(focus.folder), current=None)
+    step = _read_group_step(Path(focus.folder), current=None, held_out=False)
     plist = next(p for p in step.peak_lists if p.group_id == group_id)
     return calibrate_group(focused=step.focused, plist=plist, difc_arb=step.difc_arb[group_id],
                            difc_tail=step.difc_tail.get(group_id),

@@ -55,6 +55,7 @@ class CalibrationResult:
     metrics: list[GroupMetrics]
     fits_in_d: dict[int, list[PeakFit]]
     focused: FocusedSpectra = field(repr=False)
+    held_out_focus: bool = False  # the group step used held-out constants (recipe/held_out.py)
 
     @property
     def iterations(self) -> list[PixelIteration]:
@@ -152,7 +153,7 @@ def finish_calibration(
                                           difc_shape=shape_difc, settings=settings.peak_fit)
     return CalibrationResult(table=final, initial_table=initial, groups=step.groups, peak_lists=step.peak_lists,
                              pixel=pixel_result, group_fits=list(group_fits), metrics=metrics, fits_in_d=fits_in_d,
-                             focused=final_focused)
+                             focused=final_focused, held_out_focus=step.held_out is not None)
 
 
 def calibrate(

@@ -50,6 +50,8 @@ class ResultSummary(BaseModel):
     n_masked: int
     groups: list[GroupSummary]
     folder: str
+    held_out_focus: bool = Field(False, description="Group step focused each half of the events with the other "
+                                 "half's constants (sparse pixels; recipe/held_out.py)")
 
 
 def summarize(result: CalibrationResult, *, run_number: int, sample: str, grouping: str, lite: bool, state_id: str,
@@ -65,7 +67,7 @@ def summarize(result: CalibrationResult, *, run_number: int, sample: str, groupi
         iterations=result.iterations, converged=result.pixel.converged if result.pixel else None,
         stop_reason=result.pixel.stop_reason if result.pixel else "pixel step skipped",
         n_pixels=int(in_group.sum()), n_masked=int((in_group & (result.table.use == 0)).sum()), groups=groups,
-        folder=str(folder))
+        folder=str(folder), held_out_focus=result.held_out_focus)
 
 
 def write_result(result: CalibrationResult, folder: Path, **summary_fields) -> ResultSummary:

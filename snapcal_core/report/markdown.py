@@ -15,7 +15,8 @@ def report_markdown(summary: ResultSummary, *, iteration: int, comparisons: dict
     lines = [f"### Run {summary.run_number}, {summary.sample}, {summary.grouping} "
              f"({'Lite' if summary.lite else 'native'}), iteration {iteration}",
              f"Pixel step: {summary.stop_reason}; {len(summary.iterations)} iteration(s); "
-             f"{summary.n_masked} of {summary.n_pixels} pixels masked.", "",
+             f"{summary.n_masked} of {summary.n_pixels} pixels masked"
+             f"{'; group step focused with held-out constants (sparse pixels)' if summary.held_out_focus else ''}.", "",
              "| group | 2theta | peaks | DIFC | TZERO | sigma/d | strain | rel. strain (ppm) |",
              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for g in summary.groups:

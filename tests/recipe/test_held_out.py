@@ -10,6 +10,7 @@ from snapcal_core.pipeline import CalibrationRequest, finish_step, fit_group_ste
 from snapcal_core.recipe.calibrate import RecipeSettings, calibrate
 from snapcal_core.recipe.held_out import _match_group_means, wants_held_out
 from snapcal_core.recipe.pixel import PixelCalibrationSettings
+from snapcal_core.report.markdown import report_markdown
 from snapcal_core.scratch import save_events
 from snapcal_core.io.diffcal import write_diffcal
 from snapcal_core.settings import get_settings
@@ -76,6 +77,8 @@ def test_held_out_group_step_agrees_with_plain_focusing_and_survives_the_task_fi
     summary = finish_step(str(events_path), request, table_path=str(pixel_table), focus=focus, group_fits=fits,
                           out_folder=tmp_path / "result", iterations=[], stop_reason="", converged=True)
     assert all(g.metrics.n_peaks_fitted >= 2 for g in summary.groups)
+    assert summary.held_out_focus and ours.held_out_focus and not plain.held_out_focus
+    assert "held-out constants" in report_markdown(summary, iteration=1, comparisons={})  # the approver sees it
 
 
 def _pixel_table(result):
