@@ -90,7 +90,8 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
     in precision). ``offset`` = lag of the maximum, refined by a parabola through three points:
     the pixel's peaks sit ``-offset`` bins from the reference's. Its standard error is the
     sandwich estimate of :func:`_sandwich_sigma` (right even when the reference shape is not
-    exactly the pixel's). Sparse pixels (native mode, a few dozen counts, fewer non-zero bins than
+    exactly the pixel's), floored at the Cramer-Rao bound (the sandwich from one pixel's counts
+    is noisy, and below the bound it is certainly too small). Sparse pixels (native mode, a few dozen counts, fewer non-zero bins than
     an eighth of the row) differ in three ways: the whole lags are searched with the group's own
     sum and tabulated window sums (:func:`_likelihood_sparse`, no logarithm per lag); the maximum is
     then found on continuous lags (:func:`_continuous_maximum`), since a parabola through whole lags
@@ -193,9 +194,12 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
             sigma[p] = bound[p]
             continue
         offset[p] = k - max_lag + 0.5 * (like[k - 1] - like[k + 1]) / curv
-        sigma[p] = _sandwich_sigma(hist[p], ref, floor, k - max_lag, m, win_offset[g], win_nbins[g], win_count[g])
         fisher = (w_counts * _window_information(ref, floor, m, win_offset[g], win_nbins[g], win_count[g])).sum()
         bound[p] = 1.0 / np.sqrt(fisher) if fisher > 0.0 else np.inf
+        # the sandwich grows where the shape is mismatched, but it is itself a noisy estimate; below the
+        # Cramer-Rao bound it is certainly too small (no unbiased estimate does better), so it is floored there
+        sigma[p] = max(_sandwich_sigma(hist[p], ref, floor, k - max_lag, m, win_offset[g], win_nbins[g],
+                                       win_count[g]), bound[p])
     return offset, sigma, bound, failed
 
 

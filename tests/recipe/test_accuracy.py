@@ -95,6 +95,8 @@ def test_pull_distribution_has_unit_width(diamond_run, calibrated):
     grouping, result = calibrated
     pull = _pixel_errors(result, truth, grouping) / result.pixel.difc_uncertainty
     assert 0.8 <= np.nanstd(pull) <= 1.3
+    per_group = {int(g): float(np.nanstd(pull[grouping.group_of_pixel == g])) for g in grouping.group_ids}
+    assert all(0.8 <= s <= 1.3 for s in per_group.values()), per_group  # also in the high-angle groups
 
 
 def test_injected_tzero_is_recovered_by_difc_tzero_fit(tmp_path):
