@@ -10,6 +10,7 @@ import numba
 import numpy as np
 
 from snapcal_core.recipe.focus import d_from_tof_scalar
+from snapcal_core.recipe.pixel_errors import sandwich_sigma, window_information
 
 
 @numba.njit(nogil=True, cache=True)
@@ -89,7 +90,7 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
     ``sum p r`` it reaches the counting-statistics bound (plain CC of a Gaussian peak loses ~35 %
     in precision). ``offset`` = lag of the maximum, refined by a parabola through three points:
     the pixel's peaks sit ``-offset`` bins from the reference's. Its standard error is the
-    sandwich estimate of :func:`_sandwich_sigma` (right even when the reference shape is not
+    sandwich estimate of :func:`~snapcal_core.recipe.pixel_errors.sandwich_sigma` (right even when the reference shape is not
     exactly the pixel's), floored at the Cramer-Rao bound (the sandwich from one pixel's counts
     is noisy, and below the bound it is certainly too small). Sparse pixels (native mode, a few dozen counts, fewer non-zero bins than
     an eighth of the row) differ in three ways: the whole lags are searched with the group's own
@@ -97,7 +98,7 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
     then found on continuous lags (:func:`_continuous_maximum`), since a parabola through whole lags
     locks their offsets onto whole bins; and their error is the Cramer-Rao bound, since a sandwich
     from so few counts is itself noise. Also returned: the Cramer-Rao bound for a pixel with the
-    reference shape and the pixel's counts (:func:`_window_information`), and a failure flag.
+    reference shape and the pixel's counts (:func:`~snapcal_core.recipe.pixel_errors.window_information`), and a failure flag.
     Per pixel, the row is read once (prefix sums and non-zero core bins in one pass).
     """
     n_pixels = hist.shape[0]
@@ -114,7 +115,7 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
         clipped = np.maximum(reference[g], floors[g])
         log_refs[g] = np.log(clipped)
         prefix[g, 1:] = np.cumsum(clipped)
-        info[g, : win_count[g]] = _window_information(reference[g], floors[g], m, win_offset[g], win_nbins[g], win_count[g])
+        info[g, : win_count[g]] = window_information(reference[g], floors[g], m, win_offset[g], win_nbins[g], win_count[g])
         for w in range(win_count[g]):
             for k in range(n_lags):
                 a, z = win_offset[g, w] + m + k - max_lag, win_offset[g, w] + win_nbins[g, w] - m + k - max_lag
@@ -194,32 +195,13 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
             sigma[p] = bound[p]
             continue
         offset[p] = k - max_lag + 0.5 * (like[k - 1] - like[k + 1]) / curv
-        fisher = (w_counts * _window_information(ref, floor, m, win_offset[g], win_nbins[g], win_count[g])).sum()
+        fisher = (w_counts * window_information(ref, floor, m, win_offset[g], win_nbins[g], win_count[g])).sum()
         bound[p] = 1.0 / np.sqrt(fisher) if fisher > 0.0 else np.inf
         # the sandwich grows where the shape is mismatched, but it is itself a noisy estimate; below the
         # Cramer-Rao bound it is certainly too small (no unbiased estimate does better), so it is floored there
-        sigma[p] = max(_sandwich_sigma(hist[p], ref, floor, k - max_lag, m, win_offset[g], win_nbins[g],
+        sigma[p] = max(sandwich_sigma(hist[p], ref, floor, k - max_lag, m, win_offset[g], win_nbins[g],
                                        win_count[g]), bound[p])
     return offset, sigma, bound, failed
-
-
-@numba.njit(nogil=True, cache=True)
-def _window_information(ref, floor, m, offsets, nbins, count):
-    """Fisher information on the lag per count in each window's core, for the shape ``ref``:
-    ``sum_b (r'_b)^2 / (r_b R)`` (``R``: the core sum; ``r'``: central difference), so a pixel with
-    ``N_w`` counts in window ``w`` has the Cramer-Rao bound ``1 / sqrt(sum_w N_w I_w)`` bins."""
-    out = np.zeros(count)
-    for w in range(count):
-        o, n = offsets[w], nbins[w]
-        ref_sum = 0.0
-        for b in range(m, n - m):
-            ref_sum += max(ref[o + b], floor)
-        acc = 0.0
-        for b in range(m, n - m):
-            dl = 0.5 * (ref[o + b + 1] - ref[o + b - 1])
-            acc += dl * dl / (max(ref[o + b], floor) * ref_sum)
-        out[w] = acc
-    return out
 
 
 @numba.njit(nogil=True, cache=True)
@@ -369,34 +351,6 @@ def _likelihood_sparse(nz_b, nz_w, nz_c, w_counts, log_r, log_norm, k, max_lag, 
     for w in range(count):
         total -= w_counts[w] * log_norm[w, k]
     return total
-
-
-@numba.njit(nogil=True, cache=True)
-def _sandwich_sigma(p, ref, floor, lag, m, offsets, nbins, count):
-    """Standard error of the lag solving ``sum_b p_b u_b(lag) = 0`` with the score
-    ``u_b = r'_{b+lag}/r_{b+lag} - R'/R`` (R = window sum of r):
-    ``sqrt(sum p u^2) / |sum p u'|`` (Poisson variance of p; robust to a mismatched shape)."""
-    num = 0.0
-    den = 0.0
-    for w in range(count):
-        o, n = offsets[w], nbins[w]
-        big_r = 0.0
-        big_d = 0.0
-        for j in range(max(1, m + lag), min(n - 1, n - m + lag)):
-            big_r += max(ref[o + j], floor)
-            big_d += 0.5 * (ref[o + j + 1] - ref[o + j - 1])
-        mean_score = big_d / big_r if big_r > 0.0 else 0.0
-        for b in range(m, n - m):
-            j = b + lag
-            if p[o + b] == 0.0 or j < 1 or j >= n - 1:
-                continue
-            r0 = max(ref[o + j], floor)
-            d1 = 0.5 * (ref[o + j + 1] - ref[o + j - 1]) / r0
-            d2 = (ref[o + j + 1] - 2.0 * ref[o + j] + ref[o + j - 1]) / r0
-            u = d1 - mean_score
-            num += p[o + b] * u * u
-            den += p[o + b] * (d2 - d1 * d1)
-    return np.sqrt(num) / abs(den) if den != 0.0 else np.inf
 
 
 @numba.njit(nogil=True, cache=True)
