@@ -110,15 +110,16 @@ def prepare_group_step(
     edges = log_d_edges(d_min_angstrom=min(g.d_min_angstrom for g in groups),
                         d_max_angstrom=max(g.d_max_angstrom for g in groups),
                         log_step=log_step_for(peaks, bins_per_resolution=settings.pixel.bins_per_resolution))
+    counts = _counts_per_pixel(events, grouping)
     held = None
-    if not settings.skip_pixel and wants_held_out(pixel=events.pixel, group_of_pixel=grouping.group_of_pixel,
+    if not settings.skip_pixel and wants_held_out(counts_per_pixel=counts, group_of_pixel=grouping.group_of_pixel,
                                                   settings=settings.pixel):
         held = held_out_tables(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
                                peaks=peaks, table=current, settings=settings.pixel)
     focused = _focus(events, grouping, current, held, edges)
     arb = mean_difc_per_group(table=current, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids)
     tail = tail_difc_per_group(table=current, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids,
-                               counts=_counts_per_pixel(events, grouping))
+                               counts=counts)
     return GroupStep(current=current, groups=groups, peak_lists=peaks, focused=focused, difc_arb=arb, difc_tail=tail,
                      held_out=held)
 

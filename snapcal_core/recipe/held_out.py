@@ -34,12 +34,12 @@ class HeldOutTables:
     tables: tuple[DiffCalTable, DiffCalTable] = field(repr=False)
 
 
-def wants_held_out(*, pixel: np.ndarray, group_of_pixel: np.ndarray, settings: PixelCalibrationSettings) -> bool:
+def wants_held_out(*, counts_per_pixel: np.ndarray, group_of_pixel: np.ndarray,
+                   settings: PixelCalibrationSettings) -> bool:
     """True when the median grouped pixel has fewer events than ``held_out_below_events`` (or forced)."""
     if settings.held_out_focus != "auto":
         return settings.held_out_focus == "always"
-    counts = np.bincount(pixel, minlength=group_of_pixel.shape[0])[: group_of_pixel.shape[0]]
-    grouped = counts[group_of_pixel > 0]
+    grouped = counts_per_pixel[group_of_pixel > 0]
     return bool(grouped.size and np.median(grouped) < settings.held_out_below_events)
 
 

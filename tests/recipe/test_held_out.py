@@ -19,13 +19,13 @@ from snapcal_core.simulate.run import simulate_run
 
 def test_auto_chooses_held_out_when_the_median_grouped_pixel_is_sparse():
     group = np.array([0, 1, 1, 2, 2])
-    sparse = np.repeat(np.arange(5), [5000, 10, 20, 30, 40])  # pixel 0 is in no group: it does not count
-    dense = np.repeat(np.arange(5), [0, 500, 600, 700, 800])
+    sparse = np.array([5000, 10, 20, 30, 40])  # events per pixel; pixel 0 is in no group: it does not count
+    dense = np.array([0, 500, 600, 700, 800])
     auto = PixelCalibrationSettings(held_out_below_events=400)
-    assert wants_held_out(pixel=sparse, group_of_pixel=group, settings=auto)
-    assert not wants_held_out(pixel=dense, group_of_pixel=group, settings=auto)
-    assert wants_held_out(pixel=dense, group_of_pixel=group, settings=auto.model_copy(update={"held_out_focus": "always"}))
-    assert not wants_held_out(pixel=sparse, group_of_pixel=group,
+    assert wants_held_out(counts_per_pixel=sparse, group_of_pixel=group, settings=auto)
+    assert not wants_held_out(counts_per_pixel=dense, group_of_pixel=group, settings=auto)
+    assert wants_held_out(counts_per_pixel=dense, group_of_pixel=group, settings=auto.model_copy(update={"held_out_focus": "always"}))
+    assert not wants_held_out(counts_per_pixel=sparse, group_of_pixel=group,
                               settings=auto.model_copy(update={"held_out_focus": "never"}))
 
 
