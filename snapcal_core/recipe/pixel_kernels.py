@@ -153,7 +153,7 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
             failed[p] = True
             continue
         # dense pixels (Lite): the reference without the pixel's counts and its own log table; sparse pixels
-        # (native): the group's log table, corrected where the pixel has counts (no per-bin work)
+        # (native): the group's tables to bracket the maximum, then the exact likelihood (no per-bin work)
         sparse = n_nz * 8 < hist.shape[1]
         ref = reference[g] if sparse else (reference[g] - hist[p] if use[p] > 0 else reference[g].copy())
         log_tab = log_refs[g] if sparse else np.log(np.maximum(ref, floor))
