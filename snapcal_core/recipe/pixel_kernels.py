@@ -90,15 +90,18 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
     ``sum p r`` it reaches the counting-statistics bound (plain CC of a Gaussian peak loses ~35 %
     in precision). ``offset`` = lag of the maximum, refined by a parabola through three points:
     the pixel's peaks sit ``-offset`` bins from the reference's. Its standard error is the
-    sandwich estimate of :func:`~snapcal_core.recipe.pixel_errors.sandwich_sigma` (right even when the reference shape is not
-    exactly the pixel's), floored at the Cramer-Rao bound (the sandwich from one pixel's counts
-    is noisy, and below the bound it is certainly too small). Sparse pixels (native mode, a few dozen counts, fewer non-zero bins than
-    an eighth of the row) differ in three ways: the whole lags are searched with the group's own
-    sum and tabulated window sums (:func:`_likelihood_sparse`, no logarithm per lag); the maximum is
-    then found on continuous lags (:func:`_continuous_maximum`), since a parabola through whole lags
-    locks their offsets onto whole bins; and their error is the Cramer-Rao bound, since a sandwich
-    from so few counts is itself noise. Also returned: the Cramer-Rao bound for a pixel with the
-    reference shape and the pixel's counts (:func:`~snapcal_core.recipe.pixel_errors.window_information`), and a failure flag.
+    sandwich estimate of :func:`~snapcal_core.recipe.pixel_errors.sandwich_sigma` (right even when
+    the reference shape is not exactly the pixel's), floored at the Cramer-Rao bound (the sandwich
+    from one pixel's counts is noisy, and below the bound it is certainly too small).
+
+    Sparse pixels (native mode, a few dozen counts, fewer non-zero bins than an eighth of the row)
+    differ in three ways: the whole lags are searched with the group's own sum and tabulated window
+    sums (:func:`_likelihood_sparse`, no logarithm per lag); the maximum is then found on
+    continuous lags (:func:`_continuous_maximum`), since a parabola through whole lags locks their
+    offsets onto whole bins; and their error is the Cramer-Rao bound, since a sandwich from so few
+    counts is itself noise. Also returned: the Cramer-Rao bound for a pixel with the reference
+    shape and the pixel's counts (:func:`~snapcal_core.recipe.pixel_errors.window_information`),
+    and a failure flag.
     Per pixel, the row is read once (prefix sums and non-zero core bins in one pass).
     """
     n_pixels = hist.shape[0]
@@ -188,9 +191,7 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
                                             win_nbins[g], win_count[g], max_lag)
             # a sandwich from a few dozen counts is itself too noisy: report the expected information, from
             # the group's shape (the pixel's own few counts change it by a fraction of a per mille)
-            fisher = 0.0
-            for w in range(win_count[g]):
-                fisher += w_counts[w] * info[g, w]
+            fisher = (w_counts * info[g, : win_count[g]]).sum()
             bound[p] = 1.0 / np.sqrt(fisher) if fisher > 0.0 else np.inf
             sigma[p] = bound[p]
             continue
