@@ -17,6 +17,7 @@ from snapcal_core.instrument.groupings import load_grouping
 from snapcal_core.io.diffcal import DiffCalTable, read_diffcal, write_diffcal
 from snapcal_core.models import DetectorState, validate_run_number
 from snapcal_core.instrument.types import GroupParameters
+from snapcal_core.recipe.align import GroupShift, shift_table
 from snapcal_core.recipe.calibrate import (
     GroupStep,
     RecipeSettings,
@@ -28,6 +29,7 @@ from snapcal_core.recipe.calibrate import (
 from snapcal_core.recipe.focus import FocusedSpectra
 from snapcal_core.recipe.group import GroupCalibration, calibrate_group
 from snapcal_core.recipe.held_out import HeldOutTables
+from snapcal_core.recipe.mixture import PeakMixture
 from snapcal_core.recipe.types import GroupPeakList
 from snapcal_core.recipe.pixel import PixelIteration, finish_loop, run_iteration, start_loop
 from snapcal_core.recipe.result_io import ResultSummary, write_result
@@ -127,23 +129,34 @@ def _write_group_step(step: GroupStep, folder: Path) -> None:
     meta = {"groups": [g.model_dump(mode="json") for g in step.groups],
             "peaks": [p.model_dump(mode="json") for p in step.peak_lists],
             "difc_arb": {str(k): v for k, v in step.difc_arb.items()},
-            "difc_tail": {str(k): v for k, v in step.difc_tail.items()}}
+            "difc_tail": {str(k): v for k, v in step.difc_tail.items()},
+            "shifts": {str(k): v.model_dump(mode="json") for k, v in step.shifts.items()},
+            "mixtures": {str(k): [m.model_dump(mode="json") if m is not None else None for m in v]
+                         for k, v in step.mixtures.items()}}
     (folder / "group_step.json").write_text(json.dumps(meta))
     for h, table in enumerate(step.held_out.tables if step.held_out is not None else ()):
         write_diffcal(folder / f"held_out_{h}.h5", table)
 
 
-def _read_group_step(folder: Path, current: DiffCalTable | None, *, held_out: bool = True) -> GroupStep:
+def _read_group_step(folder: Path, current: DiffCalTable | None, *, held_out: bool = True,
+                     group_of_pixel: np.ndarray | None = None) -> GroupStep:
+    """The group step written by :func:`_write_group_step`; ``current`` (the pixel-step table) gets
+    the step's group shifts (recipe/align.py) when ``group_of_pixel`` is given."""
     with np.load(folder / "focused.npz") as z:
         focused = FocusedSpectra(group_ids=z["group_ids"], d_edges_angstrom=z["d_edges_angstrom"], counts=z["counts"])
     meta = json.loads((folder / "group_step.json").read_text())
+    shifts = {int(k): GroupShift.model_validate(v) for k, v in meta.get("shifts", {}).items()}
+    if current is not None and group_of_pixel is not None:
+        current = shift_table(current, group_of_pixel=group_of_pixel, shifts=shifts)
     held = None
     if held_out and (folder / "held_out_0.h5").exists():  # the group fits do not need them
         held = HeldOutTables(tables=(read_diffcal(folder / "held_out_0.h5"), read_diffcal(folder / "held_out_1.h5")))
     return GroupStep(current=current, groups=[GroupParameters.model_validate(g) for g in meta["groups"]],
                      peak_lists=[GroupPeakList.model_validate(p) for p in meta["peaks"]], focused=focused,
                      difc_arb={int(k): v for k, v in meta["difc_arb"].items()},
-                     difc_tail={int(k): v for k, v in meta["difc_tail"].items()}, held_out=held)
+                     difc_tail={int(k): v for k, v in meta["difc_tail"].items()}, held_out=held, shifts=shifts,
+                     mixtures={int(k): [PeakMixture.model_validate(m) if m is not None else None for m in v]
+                               for k, v in meta.get("mixtures", {}).items()})
 
 
 def focus_step(events_path: str, request: CalibrationRequest, *, table_path: str, work_dir: Path) -> FocusRef:
@@ -163,7 +176,7 @@ def fit_group_step(focus: FocusRef, request: CalibrationRequest, group_id: int) 
     step = _read_group_step(Path(focus.folder), current=None, held_out=False)
     plist = next(p for p in step.peak_lists if p.group_id == group_id)
     return calibrate_group(focused=step.focused, plist=plist, difc_arb=step.difc_arb[group_id],
-                           difc_tail=step.difc_tail.get(group_id),
+                           difc_tail=step.difc_tail.get(group_id), mixtures=step.mixtures.get(group_id),
                            mode=request.recipe.fit_mode, settings=request.recipe.peak_fit)
 
 
@@ -174,7 +187,7 @@ def finish_step(events_path: str, request: CalibrationRequest, *, table_path: st
     events = load_events(Path(events_path))
     grouping = load_grouping(request.grouping, lite=request.lite)
     current = read_diffcal(table_path)
-    step = _read_group_step(Path(focus.folder), current=current)
+    step = _read_group_step(Path(focus.folder), current=current, group_of_pixel=grouping.group_of_pixel)
     result = finish_calibration(events=events, grouping=grouping, step=step, group_fits=group_fits,
                                 settings=request.recipe, initial=current, pixel_result=None)
     summary = write_result(result, out_folder, run_number=events.metadata.run_number, sample=load_sample(request.sample).name,

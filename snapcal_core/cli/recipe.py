@@ -9,6 +9,7 @@ import typer
 from snapcal_core.cli._common import console, print_json, print_table
 from snapcal_core.recipe.calibrate import RecipeSettings
 from snapcal_core.recipe.difc_fit import FitMode
+from snapcal_core.recipe.peakfit import PeakFitSettings
 from snapcal_core.recipe.result_io import ResultSummary
 from snapcal_core.recipe.run import run_recipe
 
@@ -20,7 +21,7 @@ def show_summary(summary: ResultSummary) -> None:
                       f"mean {it.mean_abs_offset_bins:.3f}, masked {it.n_masked}/{it.n_pixels}")
     console.print(f"pixel step: {summary.stop_reason}; masked {summary.n_masked} of {summary.n_pixels} pixels")
     rows = [[g.group_id, g.two_theta_deg, f"{g.metrics.n_peaks_fitted}/{g.metrics.n_peaks_attempted}", g.difc_fit.difc,
-             g.difc_fit.difc_error, g.difc_fit.tzero, g.metrics.sigma_mean, g.metrics.strain_mean,
+             g.difc_fit.difc_error, g.tzero_us, g.metrics.sigma_mean, g.metrics.strain_mean,
              g.metrics.relative_strain_ppm_mean] for g in summary.groups]
     print_table(f"run {summary.run_number} {summary.sample} {summary.grouping} ({'Lite' if summary.lite else 'native'})",
                 ["group", "2theta", "peaks", "DIFC", "+-", "TZERO", "sigma/d", "strain", "rel. strain ppm"], rows)
@@ -33,12 +34,15 @@ def recipe(
     native: bool = typer.Option(False, "--native", help="Native pixels instead of Lite"),
     skip_pixel: bool = typer.Option(False, "--skip-pixel", help="Skip the cross-correlation loop"),
     fit: FitMode = typer.Option(FitMode.DIFC, "--fit", help="Constants fitted per group"),
+    free_tails: bool = typer.Option(False, "--free-tails", help="Fit each peak's B2B decay rate instead of holding "
+                                    "it at the instrument's law (for tails that do not follow it)"),
     output: Path = typer.Option(None, "--output", help="Result folder (default: in the scratch area)"),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON"),
 ) -> None:
     """Pixel calibration + group calibration + metrics; writes table, focused spectra and summary."""
     summary = run_recipe(run, sample=sample, grouping=grouping, lite=not native,
-                         recipe=RecipeSettings(fit_mode=fit, skip_pixel=skip_pixel), output=output)
+                         recipe=RecipeSettings(fit_mode=fit, skip_pixel=skip_pixel,
+                                               peak_fit=PeakFitSettings(fit_beta=free_tails)), output=output)
     if json_out:
         print_json(summary)
         return

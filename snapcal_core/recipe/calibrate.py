@@ -12,11 +12,13 @@ from snapcal_core.calibrant.peaks import PeakSettings, predicted_peaks_for_group
 from snapcal_core.calibrant.reflections import Reflection
 from snapcal_core.instrument.geometry import snap_geometry
 from snapcal_core.instrument.parameters import group_parameters
+from snapcal_core.instrument.resolution import delta_d_over_d
 from snapcal_core.instrument.types import GroupParameters, Grouping
 from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.models import EventData
+from snapcal_core.recipe.align import GroupShift, shift_from_fit, shift_table
 from snapcal_core.recipe.difc_fit import FitMode
-from snapcal_core.recipe.focus import FocusedSpectra, focus_events, log_d_edges
+from snapcal_core.recipe.focus import FocusedSpectra, counts_per_pixel, focus_events, log_d_edges
 from snapcal_core.recipe.held_out import HeldOutTables, focus_held_out, held_out_tables, wants_held_out
 from snapcal_core.recipe.group import (
     GroupCalibration,
@@ -27,6 +29,7 @@ from snapcal_core.recipe.group import (
     tail_difc_per_group,
 )
 from snapcal_core.recipe.metrics import GroupMetrics
+from snapcal_core.recipe.mixture import PeakMixture, peak_mixtures, shifted
 from snapcal_core.recipe.peakfit import PeakFit, PeakFitSettings
 from snapcal_core.recipe.pixel import PixelCalibrationResult, PixelCalibrationSettings, PixelIteration, calibrate_pixels, log_step_for
 from snapcal_core.recipe.types import GroupPeakList
@@ -37,6 +40,9 @@ class RecipeSettings(BaseModel):
 
     fit_mode: FitMode = Field(FitMode.DIFC, description="Constants fitted per group")
     skip_pixel: bool = Field(False, description="Skip the cross-correlation loop")
+    align_groups: bool = Field(
+        True, description="After the pixel step, add each group's common DIFC/TZERO/DIFA offset (a provisional "
+        "group fit) to its pixels and focus again before the final group fit (recipe/align.py)")
     pixel: PixelCalibrationSettings = PixelCalibrationSettings()
     peaks: PeakSettings = PeakSettings()
     peak_fit: PeakFitSettings = PeakFitSettings()
@@ -56,6 +62,7 @@ class CalibrationResult:
     fits_in_d: dict[int, list[PeakFit]]
     focused: FocusedSpectra = field(repr=False)
     held_out_focus: bool = False  # the group step used held-out constants (recipe/held_out.py)
+    group_shifts: dict[int, GroupShift] = field(default_factory=dict)  # added before the final fit (recipe/align.py)
 
     @property
     def iterations(self) -> list[PixelIteration]:
@@ -87,6 +94,8 @@ class GroupStep:
     difc_arb: dict[int, float]
     difc_tail: dict[int, float] = field(default_factory=dict)  # converts the B2B tail law (tail_difc_per_group)
     held_out: HeldOutTables | None = field(default=None, repr=False)
+    shifts: dict[int, GroupShift] = field(default_factory=dict)  # already added to ``current`` (recipe/align.py)
+    mixtures: dict[int, list[PeakMixture | None]] = field(default_factory=dict)  # per peak (recipe/mixture.py)
 
 
 def groups_and_peaks(
@@ -106,7 +115,8 @@ def prepare_group_step(
     """The events focused in log d with the ``current`` constants, ready for the group fits.
 
     Sparse pixels (:func:`~snapcal_core.recipe.held_out.wants_held_out`) after a pixel step are
-    focused with held-out constants instead (:mod:`snapcal_core.recipe.held_out`)."""
+    focused with held-out constants instead (:mod:`snapcal_core.recipe.held_out`). After a pixel
+    step the groups are aligned first (:func:`align_group_step`)."""
     edges = log_d_edges(d_min_angstrom=min(g.d_min_angstrom for g in groups),
                         d_max_angstrom=max(g.d_max_angstrom for g in groups),
                         log_step=log_step_for(peaks, bins_per_resolution=settings.pixel.bins_per_resolution))
@@ -116,16 +126,51 @@ def prepare_group_step(
                                                   settings=settings.pixel):
         held = held_out_tables(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
                                peaks=peaks, table=current, settings=settings.pixel)
-    focused = _focus(events, grouping, current, held, edges)
-    arb = mean_difc_per_group(table=current, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids)
-    tail = tail_difc_per_group(table=current, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids,
-                               counts=counts)
-    return GroupStep(current=current, groups=groups, peak_lists=peaks, focused=focused, difc_arb=arb, difc_tail=tail,
-                     held_out=held)
+    step = _focused_step(events, grouping, counts, edges, current=current, held=held, groups=groups, peaks=peaks)
+    if settings.skip_pixel or not settings.align_groups:
+        return step
+    return align_group_step(events=events, grouping=grouping, step=step, settings=settings, counts=counts)
+
+
+def align_group_step(*, events: EventData, grouping: Grouping, step: GroupStep, settings: RecipeSettings,
+                     counts: np.ndarray) -> GroupStep:
+    """A provisional fit of every group, its common offset added to the group's pixels
+    (:mod:`snapcal_core.recipe.align`), and the events focused again with the shifted constants."""
+    fits = calibrate_groups(focused=step.focused, peaks=step.peak_lists, difc_arb=step.difc_arb,
+                            mode=settings.fit_mode, settings=settings.peak_fit, difc_tail=step.difc_tail,
+                            mixtures=step.mixtures)
+    shifts = {gc.group_id: shift_from_fit(fit=gc.difc_fit, difc_arb=gc.difc_arb,
+                                          difc_harmonic=step.difc_tail[gc.group_id]) for gc in fits}
+    current = shift_table(step.current, group_of_pixel=grouping.group_of_pixel, shifts=shifts)
+    held = None
+    if step.held_out is not None:
+        held = HeldOutTables(tables=tuple(shift_table(t, group_of_pixel=grouping.group_of_pixel, shifts=shifts)
+                                          for t in step.held_out.tables))
+    mixtures = {g: [shifted(m, shifts[g].difc_us_per_angstrom) for m in ms] for g, ms in step.mixtures.items()}
+    return _focused_step(events, grouping, counts, step.focused.d_edges_angstrom, current=current, held=held,
+                         groups=step.groups, peaks=step.peak_lists, shifts=shifts, mixtures=mixtures)
+
+
+def _focused_step(events: EventData, grouping: Grouping, counts: np.ndarray, edges: np.ndarray, *,
+                  current: DiffCalTable, held: HeldOutTables | None, groups: list[GroupParameters],
+                  peaks: list[GroupPeakList], shifts: dict[int, GroupShift] | None = None,
+                  mixtures: dict[int, list[PeakMixture | None]] | None = None) -> GroupStep:
+    """The events focused with ``current`` (or its held-out tables), each group's focusing DIFCs and
+    each peak's pixel mixture (counted from the events unless given)."""
+    g, ids = grouping.group_of_pixel, grouping.group_ids
+    if mixtures is None:
+        st = events.metadata.state
+        two_theta = snap_geometry(arc_deg=st.arc_deg, lin_m=st.lin_m, lite=events.lite).two_theta_rad
+        mixtures = peak_mixtures(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=g, table=current,
+                                 peaks=peaks, sigma_rel=delta_d_over_d(two_theta_rad=two_theta))
+    return GroupStep(current=current, groups=groups, peak_lists=peaks, focused=_focus(events, grouping, current, held, edges),
+                     difc_arb=mean_difc_per_group(table=current, group_of_pixel=g, group_ids=ids),
+                     difc_tail=tail_difc_per_group(table=current, group_of_pixel=g, group_ids=ids, counts=counts),
+                     held_out=held, shifts=shifts or {}, mixtures=mixtures)
 
 
 def _counts_per_pixel(events: EventData, grouping: Grouping) -> np.ndarray:
-    return np.bincount(events.pixel, minlength=grouping.group_of_pixel.shape[0])[: grouping.group_of_pixel.shape[0]]
+    return counts_per_pixel(events.pixel, grouping.group_of_pixel.shape[0])
 
 
 def _focus(events: EventData, grouping: Grouping, table: DiffCalTable, held: HeldOutTables | None,
@@ -154,7 +199,8 @@ def finish_calibration(
                                           difc_shape=shape_difc, settings=settings.peak_fit)
     return CalibrationResult(table=final, initial_table=initial, groups=step.groups, peak_lists=step.peak_lists,
                              pixel=pixel_result, group_fits=list(group_fits), metrics=metrics, fits_in_d=fits_in_d,
-                             focused=final_focused, held_out_focus=step.held_out is not None)
+                             focused=final_focused, held_out_focus=step.held_out is not None,
+                             group_shifts=step.shifts)
 
 
 def calibrate(
@@ -178,6 +224,7 @@ def calibrate(
     step = prepare_group_step(events=events, grouping=grouping, groups=groups, peaks=peaks, settings=settings,
                               current=current)
     group_fits = calibrate_groups(focused=step.focused, peaks=step.peak_lists, difc_arb=step.difc_arb,
-                                  mode=settings.fit_mode, settings=settings.peak_fit, difc_tail=step.difc_tail)
+                                  mode=settings.fit_mode, settings=settings.peak_fit, difc_tail=step.difc_tail,
+                                  mixtures=step.mixtures)
     return finish_calibration(events=events, grouping=grouping, step=step, group_fits=group_fits, settings=settings,
                               initial=initial, pixel_result=pixel_result)

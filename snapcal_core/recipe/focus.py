@@ -69,6 +69,24 @@ def _focus_kernel(pixel, tof, row_of_pixel, difc, difa, tzero, log_d0, inv_log_s
     return partial.sum(axis=0)
 
 
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _count_kernel(pixel, n_pixels, n_chunks):
+    partial = np.zeros((n_chunks, n_pixels), np.int64)
+    n = pixel.shape[0]
+    size = (n + n_chunks - 1) // n_chunks
+    for c in numba.prange(n_chunks):
+        for i in range(c * size, min(n, (c + 1) * size)):
+            if pixel[i] < n_pixels:
+                partial[c, pixel[i]] += 1
+    return partial.sum(axis=0)
+
+
+def counts_per_pixel(pixel: np.ndarray, n_pixels: int) -> np.ndarray:
+    """Events per pixel id ``0..n_pixels-1`` (``np.bincount`` without its int64 copy of the ids)."""
+    n_chunks = max(1, min(numba.get_num_threads() * 2, pixel.shape[0] // 1_000_000 + 1))
+    return _count_kernel(pixel, n_pixels, n_chunks)
+
+
 def focus_events(
     *,
     pixel: np.ndarray,

@@ -12,6 +12,7 @@ from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.recipe.difc_fit import DifcFit, DifcOutcome, FitMode, combine_with_previous, fit_difc_from_peaks
 from snapcal_core.recipe.focus import FocusedSpectra
 from snapcal_core.recipe.metrics import GroupMetrics, group_metrics
+from snapcal_core.recipe.mixture import PeakMixture
 from snapcal_core.recipe.peakfit import PeakFit, PeakFitSettings, fit_peaks
 from snapcal_core.recipe.types import GroupPeakList
 
@@ -50,15 +51,17 @@ def tail_difc_per_group(*, table: DiffCalTable, group_of_pixel: np.ndarray, grou
 
 def calibrate_group(
     *, focused: FocusedSpectra, plist: GroupPeakList, difc_arb: float, mode: FitMode, settings: PeakFitSettings,
-    difc_tail: float | None = None,
+    difc_tail: float | None = None, mixtures: Sequence[PeakMixture | None] | None = None,
 ) -> GroupCalibration:
     """Fit every predicted peak of one group in TOF_arb, then the group's constants (one unit of
     work: groups are independent, so they may run side by side or on other machines).
-    ``difc_tail`` converts the B2B tail law to the focused axis (:func:`tail_difc_per_group`)."""
+    ``difc_tail`` converts the B2B tail law to the focused axis (:func:`tail_difc_per_group`);
+    ``mixtures`` (one per peak, recipe/mixture.py) replace it peak by peak."""
     counts = focused.spectrum(plist.group_id)
     x = difc_arb * focused.d_centres_angstrom
     fits = fit_peaks(x=x, y=counts, variance=np.maximum(counts, 1.0), peaks=plist.peaks, settings=settings,
-                     x_per_angstrom=difc_arb, difc_us_per_angstrom=difc_tail if difc_tail is not None else difc_arb)
+                     x_per_angstrom=difc_arb, difc_us_per_angstrom=difc_tail if difc_tail is not None else difc_arb,
+                     mixtures=mixtures)
     return GroupCalibration(group_id=plist.group_id, difc_arb=difc_arb, fits=fits,
                             difc_fit=fit_difc_from_peaks(fits, mode=mode))
 
@@ -66,11 +69,12 @@ def calibrate_group(
 def calibrate_groups(
     *, focused: FocusedSpectra, peaks: Sequence[GroupPeakList], difc_arb: dict[int, float], mode: FitMode,
     settings: PeakFitSettings, difc_tail: dict[int, float] | None = None,
+    mixtures: dict[int, list[PeakMixture | None]] | None = None,
 ) -> list[GroupCalibration]:
     """:func:`calibrate_group` for every group, one after the other."""
     return [calibrate_group(focused=focused, plist=plist, difc_arb=difc_arb[plist.group_id], mode=mode,
-                            settings=settings, difc_tail=(difc_tail or {}).get(plist.group_id))
-            for plist in peaks]
+                            settings=settings, difc_tail=(difc_tail or {}).get(plist.group_id),
+                            mixtures=(mixtures or {}).get(plist.group_id)) for plist in peaks]
 
 
 def apply_group_fits(*, table: DiffCalTable, group_of_pixel: np.ndarray, groups: Sequence[GroupCalibration]) -> DiffCalTable:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 from scipy.optimize import least_squares
 
-from snapcal_core.recipe.profiles import back_to_back, gaussian
+from snapcal_core.recipe.mixture import PeakMixture, harmonic_difc
+from snapcal_core.recipe.profiles import back_to_back, back_to_back_mixture, gaussian
 from snapcal_core.recipe.types import PredictedPeak
 
 
@@ -34,9 +36,12 @@ class PeakFitSettings(BaseModel):
     min_significance: float = Field(3.0, description="Reject peaks whose area is below this many standard errors")
     alpha_over_beta: float = Field(8.0, description="B2B rise rate as a multiple of the decay rate (held fixed)")
     fit_beta: bool = Field(
-        True, description="Fit each peak's B2B decay rate (start: the instrument's law 0.02 + 0.05/d^4 per us) "
-        "instead of holding it at the law (held: 3-4x better group DIFC precision, but biased in wide "
-        "groups: docs/accuracy.md)")
+        False, description="Fit each peak's B2B decay rate (start: the instrument's law 0.02 + 0.05/d^4 per us) "
+        "instead of holding it at the law. Held (default): group DIFC to 3-9 ppm (1 sigma) on 2e7 Lite events; "
+        "free: 10-15 ppm, since a peak's onset and its tail trade off (docs/accuracy.md)")
+    pixel_mixture: bool = Field(
+        True, description="B2B: fit a focused peak as the mixture of its pixels' profiles (tail rates and widths "
+        "of the pixels that make it; recipe/mixture.py) where that is known")
 
 
 class PeakFit(BaseModel):
@@ -67,8 +72,14 @@ def _failed(d_ref: float, window: tuple[float, float], outcome: PeakOutcome) -> 
 def fit_peak(
     *, x: np.ndarray, y: np.ndarray, variance: np.ndarray, window: tuple[float, float], d_ref_angstrom: float,
     sigma_guess: float, settings: PeakFitSettings, beta: float | None = None,
+    mixture: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> PeakFit:
-    """Fit a peak with linear background inside ``window`` (x units); ``beta`` = B2B decay rate."""
+    """Fit a peak with linear background inside ``window`` (x units); ``beta`` = B2B decay rate.
+
+    ``mixture`` = (weights, rate scales, width scales) fits the B2B as a sum of components
+    (:func:`~snapcal_core.recipe.profiles.back_to_back_mixture`). The model is a density in x, so
+    it is scaled by each bin's width (log bins are wider at larger x: without it a peak's onset
+    came out high by about its profile's variance / x, 5-35 ppm in the simulated groups)."""
     sel = (x >= window[0]) & (x <= window[1])
     xs, ys, ws = x[sel], y[sel], 1.0 / np.sqrt(np.maximum(variance[sel], 1.0))
     if xs.size < 8:
@@ -90,16 +101,21 @@ def fit_peak(
         p0 = np.array([net * np.mean(width), x_max - 0.5 * sigma_guess, settings.alpha_over_beta * beta, beta,
                        sigma_guess, bg, 0.0])
         model = back_to_back
+        if mixture is not None:
+            w, r, sc = (np.asarray(a, np.float64) for a in mixture)
+            model = partial(back_to_back_mixture, weights=w, rate_scale=r, width_scale=sc)
+
+    ws_bin = ws * width / np.mean(width)  # model is a density in x; bins (log) are wider at larger x
 
     def residual(q):
         p = p0.copy()
         p[free] = q
-        return (model(xs, p)[0] - ys) * ws
+        return model(xs, p)[0] * ws_bin - ys * ws
 
     def jacobian(q):
         p = p0.copy()
         p[free] = q
-        return model(xs, p)[1][:, free] * ws[:, None]
+        return model(xs, p)[1][:, free] * ws_bin[:, None]
 
     lo = np.full(free.sum(), -np.inf)
     hi = np.full(free.sum(), np.inf)
@@ -157,19 +173,24 @@ def b2b_beta_per_us(d_angstrom: float) -> float:
 
 def fit_peaks(
     *, x: np.ndarray, y: np.ndarray, variance: np.ndarray, peaks: Sequence[PredictedPeak], settings: PeakFitSettings,
-    x_per_angstrom: float, difc_us_per_angstrom: float,
+    x_per_angstrom: float, difc_us_per_angstrom: float, mixtures: Sequence[PeakMixture | None] | None = None,
 ) -> list[PeakFit]:
     """Fit every predicted peak of a spectrum whose x axis is ``x_per_angstrom * d``.
 
     Use ``x_per_angstrom = DIFC`` for a (focused) TOF spectrum and ``1`` for a d spectrum. The B2B
-    decay rate in x units is ``beta_T * DIFC / x_per_angstrom`` (the tail is constant in TOF).
+    decay rate in x units is ``beta_T * DIFC / x_per_angstrom`` (the tail is constant in TOF), with
+    ``DIFC = difc_us_per_angstrom``, or per peak from its pixel mixture (``mixtures[k]``, used when
+    ``settings.pixel_mixture``): the peak's harmonic mean DIFC, each component's rate scaled by its own.
     """
     fits = []
-    for pk in peaks:
-        beta = b2b_beta_per_us(pk.d_angstrom)
+    for k, pk in enumerate(peaks):
+        mix = mixtures[k] if mixtures is not None and settings.pixel_mixture and settings.profile == "b2b" else None
+        difc = harmonic_difc(mix) if mix is not None else difc_us_per_angstrom
         fits.append(fit_peak(
             x=x, y=y, variance=variance, window=(pk.d_min_angstrom * x_per_angstrom, pk.d_max_angstrom * x_per_angstrom),
             d_ref_angstrom=pk.d_angstrom, sigma_guess=pk.fwhm_angstrom / 2.35482 * x_per_angstrom,
-            settings=settings, beta=beta * difc_us_per_angstrom / x_per_angstrom,
+            settings=settings, beta=b2b_beta_per_us(pk.d_angstrom) * difc / x_per_angstrom,
+            mixture=None if mix is None else (np.asarray(mix.weights), np.asarray(mix.difc_us_per_angstrom) / difc,
+                                              np.asarray(mix.width_scale)),
         ))
     return fits

@@ -68,6 +68,27 @@ def back_to_back(x: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return f, jac
 
 
+def back_to_back_mixture(x: np.ndarray, p: np.ndarray, *, weights: np.ndarray, rate_scale: np.ndarray,
+                         width_scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""A sum of back-to-back exponentials with one onset: :math:`\sum_q w_q f(x; I, x_0, r_q A, r_q B, s_q S)`.
+
+    The pixels of a focused peak (recipe/mixture.py): component ``q`` holds the fraction ``w_q``
+    (the weights sum to 1, so the linear background is counted once) with rates scaled by ``r_q``
+    and Gaussian sigma by ``s_q``. Same parameters and Jacobian columns as :func:`back_to_back`.
+    """
+    f = np.zeros(x.shape[0])
+    jac = np.zeros((x.shape[0], 7))
+    q = np.array(p, dtype=np.float64)
+    for w, r, s in zip(weights, rate_scale, width_scale):
+        q[2], q[3], q[4] = p[2] * r, p[3] * r, p[4] * s
+        fk, jk = back_to_back(x, q)
+        f += w * fk
+        jk[:, 2:4] *= r
+        jk[:, 4] *= s
+        jac += w * jk
+    return f, jac
+
+
 def b2b_mean_offset(*, alpha: float, beta: float) -> float:
     """Mean of the B2B profile minus its onset ``x0``: ``1/beta - 1/alpha``."""
     return 1.0 / beta - 1.0 / alpha

@@ -12,6 +12,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from snapcal_core.io.diffcal import DiffCalTable, read_diffcal, write_diffcal
+from snapcal_core.recipe.align import GroupShift
 from snapcal_core.recipe.calibrate import CalibrationResult, RecipeSettings
 from snapcal_core.recipe.difc_fit import DifcFit
 from snapcal_core.recipe.metrics import GroupMetrics
@@ -29,6 +30,9 @@ class GroupSummary(BaseModel):
     two_theta_deg: float
     difc_arb: float = Field(description="DIFC of the focused TOF axis the group fit used")
     difc_fit: DifcFit
+    alignment: GroupShift = Field(GroupShift(), description="Group-common offset added to the pixels before the "
+                                  "final focusing (recipe/align.py); the fit is relative to it")
+    tzero_us: float = Field(0.0, description="Mean TZERO of the group's pixels in use in the new table")
     fits_tof: list[PeakFit]
     fits_d: list[PeakFit]
     metrics: GroupMetrics
@@ -59,8 +63,9 @@ def summarize(result: CalibrationResult, *, run_number: int, sample: str, groupi
     metrics = {m.group_id: m for m in result.metrics}
     params = {g.group_id: g for g in result.groups}
     groups = [GroupSummary(group_id=gc.group_id, two_theta_deg=params[gc.group_id].two_theta_deg, difc_arb=gc.difc_arb,
-                           difc_fit=gc.difc_fit, fits_tof=gc.fits, fits_d=result.fits_in_d[gc.group_id],
-                           metrics=metrics[gc.group_id]) for gc in result.group_fits]
+                           difc_fit=gc.difc_fit, alignment=result.group_shifts.get(gc.group_id, GroupShift()),
+                           tzero_us=_mean_tzero(result.table, gc.group_id), fits_tof=gc.fits,
+                           fits_d=result.fits_in_d[gc.group_id], metrics=metrics[gc.group_id]) for gc in result.group_fits]
     in_group = result.table.group > 0
     return ResultSummary(
         run_number=run_number, sample=sample, grouping=grouping, lite=lite, state_id=state_id, settings=settings,
@@ -68,6 +73,11 @@ def summarize(result: CalibrationResult, *, run_number: int, sample: str, groupi
         stop_reason=result.pixel.stop_reason if result.pixel else "pixel step skipped",
         n_pixels=int(in_group.sum()), n_masked=int((in_group & (result.table.use == 0)).sum()), groups=groups,
         folder=str(folder), held_out_focus=result.held_out_focus)
+
+
+def _mean_tzero(table: DiffCalTable, group_id: int) -> float:
+    sel = (table.group == group_id) & (table.use > 0)
+    return float(table.tzero[sel].mean()) if sel.any() else float("nan")
 
 
 def write_result(result: CalibrationResult, folder: Path, **summary_fields) -> ResultSummary:

@@ -22,7 +22,7 @@ def report_markdown(summary: ResultSummary, *, iteration: int, comparisons: dict
     for g in summary.groups:
         m = g.metrics
         lines.append(f"| {g.group_id} | {g.two_theta_deg:.1f} | {m.n_peaks_fitted}/{m.n_peaks_attempted} | "
-                     f"{_f(g.difc_fit.difc, '.2f')} +- {_f(g.difc_fit.difc_error, '.2f')} | {_f(g.difc_fit.tzero, '.2f')} | "
+                     f"{_f(g.difc_fit.difc, '.2f')} +- {_f(g.difc_fit.difc_error, '.2f')} | {_f(g.tzero_us, '.2f')} | "
                      f"{_f(m.sigma_mean, '.5f')} | {_f(m.strain_mean, '.2f')} | {_f(m.relative_strain_ppm_mean, '.1f')} |")
     for label, changes in comparisons.items():
         lines += ["", f"DIFC change vs {label} (ppm, per pixel):", "",

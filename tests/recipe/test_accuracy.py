@@ -50,16 +50,34 @@ def _pixel_errors(result, truth, grouping):
     return err
 
 
-def test_every_group_difc_agrees_with_truth_within_its_reported_uncertainty(diamond_run, calibrated):
-    """The issue's aim is 30 ppm; the group fit reports 10-15 ppm (1 sigma) at 2e7 Lite events, so
-    30 ppm is a 2-3 sigma criterion that a realization can miss (seed 11: group 1 at -30.7 ppm,
-    docs/accuracy.md). Checked here: every group within 3 reported sigma and within 50 ppm."""
+def test_every_group_difc_within_30_ppm_of_truth_and_its_reported_uncertainty(diamond_run, calibrated):
+    """The issue's criterion (30 ppm; docs/accuracy.md has seeds 11-14), and the reported sigma
+    honest up to 10 ppm of Lite systematics: a superpixel's truth is the plain mean of its 64
+    native DIFC, but each reflection weights them by its counts (the wavelength varies across the
+    superpixel: up to +-20 ppm per peak), and the superpixel's own DIFC spread (+-0.3-0.4 %) gives a
+    flat-topped width that the Gaussian does not describe. Focused with the true constants, group 5
+    comes out -13 to -14 ppm (seeds 11, 12); native mode, the same fit: -1 to +6 ppm."""
     sim, _, truth = diamond_run
     grouping, result = calibrated
     geometric = snap_geometry(arc_deg=sim.state.arc_deg, lin_m=sim.state.lin_m, lite=True).difc_us_per_angstrom
     errors = _group_ratio_errors(result, truth, grouping, geometric)
     sigma_ppm = {gc.group_id: gc.difc_fit.difc_error / gc.difc_fit.difc * 1e6 for gc in result.group_fits}
-    assert all(abs(e) < 3 * sigma_ppm[g] and abs(e) < 50 for g, e in errors.items()), (errors, sigma_ppm)
+    assert all(abs(e) < 30 and abs(e) < 3 * sigma_ppm[g] + 10 for g, e in errors.items()), (errors, sigma_ppm)
+
+
+def test_group_alignment_leaves_no_trend_across_a_group(diamond_run, calibrated):
+    """Without it, a group's common offset became a trend of up to +-120 ppm across the group's
+    2theta range (recipe/align.py); what is left is the pixel step's own, a few ppm per degree."""
+    sim, _, truth = diamond_run
+    grouping, result = calibrated
+    two_theta = np.degrees(snap_geometry(arc_deg=sim.state.arc_deg, lin_m=sim.state.lin_m, lite=True).two_theta_rad)
+    err = _pixel_errors(result, truth, grouping) * 1e6
+    slopes = {}
+    for g in grouping.group_ids:
+        sel = (grouping.group_of_pixel == g) & np.isfinite(err)
+        slopes[int(g)] = np.polyfit(two_theta[sel] - two_theta[sel].mean(), err[sel], 1)[0]
+    assert all(abs(s) < 8 for s in slopes.values()), slopes  # ppm per degree
+    assert set(result.group_shifts) == set(int(g) for g in grouping.group_ids)
 
 
 def test_converges_within_five_iterations_and_keeps_statistics(calibrated):
@@ -105,6 +123,8 @@ def test_injected_tzero_is_recovered_by_difc_tzero_fit(tmp_path):
     events = load_run(7002, lite=True, settings=settings)
     result = calibrate(events=events, grouping=builtin_grouping("Column", lite=True), reflections=DIAMOND,
                        settings=RecipeSettings(fit_mode="difc+tzero"))
-    for gc in result.group_fits:
-        fit = gc.difc_fit
-        assert abs(fit.tzero - 15.0) < 3 * fit.tzero_error, fit
+    grouping = builtin_grouping("Column", lite=True)
+    for gc in result.group_fits:  # the group's TZERO: its alignment plus its final fit, in the new table
+        tzero = result.table.tzero[(grouping.group_of_pixel == gc.group_id) & (result.table.use > 0)]
+        assert abs(tzero.mean() - 15.0) < 3 * gc.difc_fit.tzero_error, (gc.group_id, tzero.mean(), gc.difc_fit)
+        assert np.ptp(tzero) < 1.0  # one TZERO for the group (unaligned: 15 us scaled by DIFC_p / DIFC_arb, ptp ~5 us)

@@ -1,7 +1,7 @@
 import numpy as np
 
 from snapcal_core.io.diffcal import DiffCalTable
-from snapcal_core.recipe.focus import focus_events, log_d_edges
+from snapcal_core.recipe.focus import counts_per_pixel, focus_events, log_d_edges
 
 
 def _events(rng, n_pixels=40, n=20000):
@@ -33,3 +33,9 @@ def test_log_edges_have_constant_relative_step():
     edges = log_d_edges(d_min_angstrom=0.5, d_max_angstrom=2.0, log_step=-2e-3)
     np.testing.assert_allclose(edges[1:] / edges[:-1], 1.002)
     assert edges[0] == 0.5 and edges[-1] >= 2.0
+
+
+def test_counts_per_pixel_is_bincount_without_out_of_range_ids():
+    pixel = np.random.default_rng(3).integers(0, 120, 50_000).astype(np.uint32)
+    assert np.array_equal(counts_per_pixel(pixel, 120), np.bincount(pixel, minlength=120))
+    assert np.array_equal(counts_per_pixel(pixel, 100), np.bincount(pixel[pixel < 100], minlength=100))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
-from snapcal_core.recipe.profiles import back_to_back, gaussian
+from snapcal_core.recipe.profiles import back_to_back, back_to_back_mixture, gaussian
 
 
 def numeric_jacobian(fn, x, p, rel=1e-6):
@@ -46,3 +46,15 @@ def test_b2b_area_is_intensity_and_far_tails_are_zero():
     assert area == pytest.approx(123.0, rel=1e-6)
     f, _ = back_to_back(np.array([-1e4, 1e5]), p)
     assert np.all(f < 1e-12)
+
+
+def test_b2b_mixture_jacobian_and_single_component():
+    p = np.array([100.0, 5000.0, 0.16, 0.02, 20.0, 3.0, 0.01])
+    x = np.linspace(4850.0, 5400.0, 300)
+    mix = dict(weights=np.array([0.2, 0.5, 0.3]), rate_scale=np.array([0.85, 1.0, 1.2]), width_scale=np.array([1.15, 1.0, 0.9]))
+    fn = lambda xx, pp: back_to_back_mixture(xx, pp, **mix)  # noqa: E731
+    f, jac = fn(x, p)
+    num = numeric_jacobian(fn, x, p)
+    assert np.max(np.abs(jac - num) / (np.abs(num).max(axis=0) + 1e-12)) < 1e-5
+    one = back_to_back_mixture(x, p, weights=np.ones(1), rate_scale=np.ones(1), width_scale=np.ones(1))
+    assert np.allclose(one[0], back_to_back(x, p)[0]) and np.allclose(one[1], back_to_back(x, p)[1])
