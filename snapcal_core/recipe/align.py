@@ -61,12 +61,6 @@ def shift_from_fit(*, fit: DifcFit, difc_arb: float, difc_harmonic: float) -> Gr
                       difa_us_per_angstrom2=k * fit.difa)
 
 
-def add_shifts(a: GroupShift, b: GroupShift) -> GroupShift:
-    """The shift of applying ``a`` and then ``b``."""
-    return GroupShift(difc_us_per_angstrom=a.difc_us_per_angstrom + b.difc_us_per_angstrom,
-                      tzero_us=a.tzero_us + b.tzero_us, difa_us_per_angstrom2=a.difa_us_per_angstrom2 + b.difa_us_per_angstrom2)
-
-
 def shift_table(table: DiffCalTable, *, group_of_pixel: np.ndarray, shifts: Mapping[int, GroupShift]) -> DiffCalTable:
     """A copy of ``table`` with each group's shift added to its pixels' DIFC, TZERO and DIFA."""
     difc, tzero, difa = table.difc.copy(), table.tzero.copy(), table.difa.copy()

@@ -37,8 +37,8 @@ class PeakFitSettings(BaseModel):
     alpha_over_beta: float = Field(8.0, description="B2B rise rate as a multiple of the decay rate (held fixed)")
     fit_beta: bool = Field(
         False, description="Fit each peak's B2B decay rate (start: the instrument's law 0.02 + 0.05/d^4 per us) "
-        "instead of holding it at the law. Held (default): group DIFC to 3-9 ppm (1 sigma) on 2e7 Lite events; "
-        "free: 10-15 ppm, since a peak's onset and its tail trade off (docs/accuracy.md)")
+        "instead of holding it at the law. Held (default): group DIFC to 3-6 ppm (1 sigma, groups 1-5) on 2e7 "
+        "Lite events; free: 10-26 ppm, since a peak's onset and its tail trade off (docs/accuracy.md)")
     pixel_mixture: bool = Field(
         True, description="B2B: fit a focused peak as the mixture of its pixels' profiles (tail rates and widths "
         "of the pixels that make it; recipe/mixture.py) where that is known")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from snapcal_core.io.diffcal import DiffCalTable
-from snapcal_core.recipe.align import GroupShift, add_shifts, shift_from_fit, shift_table
+from snapcal_core.recipe.align import GroupShift, shift_from_fit, shift_table
 from snapcal_core.recipe.difc_fit import DifcFit, DifcOutcome, FitMode
 from snapcal_core.recipe.focus import focus_events, log_d_edges
 from snapcal_core.recipe.group import apply_group_fits, calibrate_group, tail_difc_per_group
@@ -25,8 +25,6 @@ def test_shift_from_fit_converts_the_focused_fit_with_the_harmonic_mean():
     assert shift.tzero_us == pytest.approx(3.0 * 4800 / 5000)
     assert shift_from_fit(fit=_fit(5005.0, outcome=DifcOutcome.TOO_FEW_PEAKS), difc_arb=5000.0,
                           difc_harmonic=4800.0) == GroupShift()
-    total = add_shifts(shift, GroupShift(difc_us_per_angstrom=1.0, tzero_us=-1.0))
-    assert total.difc_us_per_angstrom == pytest.approx(shift.difc_us_per_angstrom + 1.0)
 
 
 def test_shift_table_moves_only_the_pixels_of_each_group():
