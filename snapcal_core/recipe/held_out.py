@@ -11,7 +11,8 @@ half ``A`` of the events is focused with table ``B`` and half ``B`` with table `
 The sparse-pixel offset estimate carries a small bias common to a group (it shifts the group's
 scale by 30-55 ppm per iteration at ~10 counts a window), and the group step measures the scale of
 the focusing tables. So each half table is rescaled per group to the count-weighted mean DIFC of
-the converged table first; the group fit then applies to the converged table unchanged.
+the converged table first, over the pixels the two agree on (:func:`_match_group_means`); the
+group fit then applies to the converged table unchanged.
 """
 
 from __future__ import annotations
@@ -67,12 +68,21 @@ def held_out_tables(
 
 def _match_group_means(difc: np.ndarray, target: np.ndarray, weights: np.ndarray, group_of_pixel: np.ndarray,
                        use: np.ndarray) -> np.ndarray:
-    """``difc`` scaled per group so its count-weighted mean equals ``target``'s over the same pixels."""
+    """``difc`` scaled per group so its count-weighted mean equals ``target``'s over the group's *core*:
+    the pixels whose ratio ``difc / target`` is within 3 robust standard deviations of the median.
+
+    The focused peaks are made by the core. A sparse pixel whose half iteration jumped to another
+    maximum (0.4-0.6 % of the native pixels, mostly to one side) lands far from the peaks and does
+    not move them, but it does move a plain mean: in native group 1 matching plain means left the
+    core of each half table 5-7 ppm low, and the group DIFC that much high."""
     out = difc.copy()
     for g in np.unique(group_of_pixel[use & (group_of_pixel > 0)]):
         sel = use & (group_of_pixel == g)
-        w = np.maximum(weights[sel], 1e-12)
-        out[sel] *= np.average(target[sel], weights=w) / np.average(difc[sel], weights=w)
+        ratio = difc[sel] / target[sel]
+        median = np.median(ratio)
+        core = np.abs(ratio - median) <= 3.0 * 1.4826 * np.median(np.abs(ratio - median))
+        w = np.maximum(weights[sel][core], 1e-12)
+        out[sel] *= np.average(target[sel][core], weights=w) / np.average(difc[sel][core], weights=w)
     return out
 
 
