@@ -25,7 +25,7 @@ from snapcal_core.recipe.group import (
     apply_group_fits,
     assess_focused_d,
     calibrate_groups,
-    mean_difc_per_group,
+    mean_per_group,
     tail_difc_per_group,
 )
 from snapcal_core.recipe.metrics import GroupMetrics
@@ -63,6 +63,7 @@ class CalibrationResult:
     focused: FocusedSpectra = field(repr=False)
     held_out_focus: bool = False  # the group step used held-out constants (recipe/held_out.py)
     group_shifts: dict[int, GroupShift] = field(default_factory=dict)  # added before the final fit (recipe/align.py)
+    group_tzero_us: dict[int, float] = field(default_factory=dict)  # mean TZERO of each group's pixels in ``table``
 
     @property
     def iterations(self) -> list[PixelIteration]:
@@ -164,7 +165,7 @@ def _focused_step(events: EventData, grouping: Grouping, counts: np.ndarray, edg
         mixtures = peak_mixtures(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=g, table=current,
                                  peaks=peaks, sigma_rel=delta_d_over_d(two_theta_rad=two_theta))
     return GroupStep(current=current, groups=groups, peak_lists=peaks, focused=_focus(events, grouping, current, held, edges),
-                     difc_arb=mean_difc_per_group(table=current, group_of_pixel=g, group_ids=ids),
+                     difc_arb=mean_per_group(values=current.difc, table=current, group_of_pixel=g, group_ids=ids),
                      difc_tail=tail_difc_per_group(table=current, group_of_pixel=g, group_ids=ids, counts=counts),
                      held_out=held, shifts=shifts or {}, mixtures=mixtures)
 
@@ -200,7 +201,10 @@ def finish_calibration(
     return CalibrationResult(table=final, initial_table=initial, groups=step.groups, peak_lists=step.peak_lists,
                              pixel=pixel_result, group_fits=list(group_fits), metrics=metrics, fits_in_d=fits_in_d,
                              focused=final_focused, held_out_focus=step.held_out is not None,
-                             group_shifts=step.shifts)
+                             group_shifts=step.shifts,
+                             group_tzero_us=mean_per_group(values=final.tzero, table=final,
+                                                           group_of_pixel=grouping.group_of_pixel,
+                                                           group_ids=grouping.group_ids))
 
 
 def calibrate(

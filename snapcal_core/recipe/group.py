@@ -27,9 +27,15 @@ class GroupCalibration:
     difc_fit: DifcFit
 
 
-def mean_difc_per_group(*, table: DiffCalTable, group_of_pixel: np.ndarray, group_ids: np.ndarray) -> dict[int, float]:
-    """Mean DIFC of the pixels in use of every group (the ``DIFC_arb`` of focusing)."""
-    return {int(g): float(table.difc[(group_of_pixel == g) & (table.use > 0)].mean()) for g in group_ids}
+def mean_per_group(*, values: np.ndarray, table: DiffCalTable, group_of_pixel: np.ndarray,
+                   group_ids: np.ndarray) -> dict[int, float]:
+    """Mean of ``values`` (a table column) over the pixels in use of every group: with ``table.difc``
+    the ``DIFC_arb`` of focusing, with ``table.tzero`` a group's TZERO. NaN for a group with no pixel in use."""
+    out = {}
+    for g in group_ids:
+        sel = (group_of_pixel == g) & (table.use > 0)
+        out[int(g)] = float(values[sel].mean()) if sel.any() else float("nan")
+    return out
 
 
 def tail_difc_per_group(*, table: DiffCalTable, group_of_pixel: np.ndarray, group_ids: np.ndarray,

@@ -64,7 +64,7 @@ def summarize(result: CalibrationResult, *, run_number: int, sample: str, groupi
     params = {g.group_id: g for g in result.groups}
     groups = [GroupSummary(group_id=gc.group_id, two_theta_deg=params[gc.group_id].two_theta_deg, difc_arb=gc.difc_arb,
                            difc_fit=gc.difc_fit, alignment=result.group_shifts.get(gc.group_id, GroupShift()),
-                           tzero_us=_mean_tzero(result.table, gc.group_id), fits_tof=gc.fits,
+                           tzero_us=result.group_tzero_us.get(gc.group_id, float("nan")), fits_tof=gc.fits,
                            fits_d=result.fits_in_d[gc.group_id], metrics=metrics[gc.group_id]) for gc in result.group_fits]
     in_group = result.table.group > 0
     return ResultSummary(
@@ -73,11 +73,6 @@ def summarize(result: CalibrationResult, *, run_number: int, sample: str, groupi
         stop_reason=result.pixel.stop_reason if result.pixel else "pixel step skipped",
         n_pixels=int(in_group.sum()), n_masked=int((in_group & (result.table.use == 0)).sum()), groups=groups,
         folder=str(folder), held_out_focus=result.held_out_focus)
-
-
-def _mean_tzero(table: DiffCalTable, group_id: int) -> float:
-    sel = (table.group == group_id) & (table.use > 0)
-    return float(table.tzero[sel].mean()) if sel.any() else float("nan")
 
 
 def write_result(result: CalibrationResult, folder: Path, **summary_fields) -> ResultSummary:
