@@ -32,7 +32,15 @@ N_LITE_PIXELS: int = N_PANELS * LITE_PIXELS_PER_PANEL  # 18,432
 # --- Resolution and band ---------------------------------------------------------------------
 DT_OVER_T: float = 0.002
 DL_OVER_L: float = 6.453e-5
+#: Source angular spread (SNAPRed's ``SourceDeltaTheta``); SCIENCE.md's value.
 DTHETA_RAD: float = 3.2e-3
+#: SNAPRed's nominal L2 (``instrumentConfig.L2``): the source path spread is dL/L * (L1 + this).
+NOMINAL_L2_M: float = 0.5
+#: Depth of a pixel's cuboid in both IDFs (local z from 0 to -0.0001 m).
+PIXEL_DEPTH_M: float = 1.0e-4
+#: SNAPRed's ``constants.CropFactors``: its group d range is pulled in by these.
+LOW_D_CROP_ANGSTROM: float = 0.1
+HIGH_D_CROP_ANGSTROM: float = 0.15
 BANDWIDTH_ANGSTROM: float = 3.0
 FRAME_US: float = 1e6 / 60.0
 

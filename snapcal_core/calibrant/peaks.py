@@ -61,11 +61,12 @@ def peak_window(
 def _in_range(reflections: Sequence[Reflection], group: GroupParameters, s: PeakSettings) -> tuple[list, list]:
     """Peaks inside the crystal d range whose window fits the group's reachable range; and the rest."""
     kept, dropped = [], []
+    d_lo, d_hi = group.peak_d_range_angstrom
     for r in reflections:
         fwhm, lo, hi = peak_window(d_angstrom=r.d_angstrom, group=group, left=s.fwhm_multiplier_left,
                                    right=s.fwhm_multiplier_right)
         if (s.crystal_d_min_angstrom <= r.d_angstrom <= s.crystal_d_max_angstrom
-                and lo >= group.d_min_angstrom and hi <= group.d_max_angstrom):
+                and lo >= d_lo and hi <= d_hi):
             kept.append(PredictedPeak(d_angstrom=r.d_angstrom, d_min_angstrom=lo, d_max_angstrom=hi,
                                       fwhm_angstrom=fwhm, intensity=r.powder_intensity, hkl=r.hkl))
         else:
@@ -112,7 +113,7 @@ def predicted_peaks(
     if len(kept) < s.min_peaks:
         reasons = {
             f"outside crystal d [{s.crystal_d_min_angstrom:g}, {s.crystal_d_max_angstrom:g}] or window outside the "
-            f"group's d [{group.d_min_angstrom:.4f}, {group.d_max_angstrom:.4f}]": dropped_range,
+            "group's d [{:.4f}, {:.4f}]".format(*group.peak_d_range_angstrom): dropped_range,
             f"weak (F^2 m d^4 < {s.weak_peak_fraction:g} x strongest in range)": dropped_weak,
             "overlapping windows": dropped_overlap,
         }

@@ -37,6 +37,10 @@ class InstrumentGeometry:
     position_m: np.ndarray  # (n_pixels, 3) float64
     l2_m: np.ndarray  # (n_pixels,)
     two_theta_rad: np.ndarray  # (n_pixels,)
+    #: (18, 3, 3): each panel's rotation from its own frame (pixel face in local x-y, local +z towards
+    #: the sample) to the instrument frame.
+    panel_rotation: np.ndarray
+    pixel_pitch_m: float = PIXEL_PITCH_M
     l1_m: float = L1_M
 
     @property
@@ -71,6 +75,11 @@ def _panel_local_positions(pixels_per_side: int) -> np.ndarray:
     return np.stack([ix.ravel(), iy.ravel(), np.zeros(ix.size)], axis=1)
 
 
+def panel_rotations(*, arc_deg: tuple[float, float]) -> np.ndarray:
+    """(18, 3, 3) rotation of every panel: its arm's ``roty = 180 + det_arc`` (East: arc2, West: arc1)."""
+    return np.stack([_rotation_y(180.0 + (arc_deg[1] if k < 9 else arc_deg[0])) for k in range(N_PANELS)])
+
+
 def pixel_positions_m(
     *, arc_deg: tuple[float, float], lin_m: tuple[float, float], pixels_per_side: int
 ) -> np.ndarray:
@@ -80,6 +89,7 @@ def pixel_positions_m(
     """
     local = _panel_local_positions(pixels_per_side)
     out = np.empty((N_PANELS * local.shape[0], 3))
+    rotations = panel_rotations(arc_deg=arc_deg)
     for k in range(N_PANELS):
         east = k < 9
         arc, lin = (arc_deg[1], lin_m[1]) if east else (arc_deg[0], lin_m[0])
@@ -87,8 +97,7 @@ def pixel_positions_m(
         radius = ARM_BASE_RADIUS_M + lin
         t = np.deg2rad(arc)
         arm = np.array([radius * np.sin(t), 0.0, radius * np.cos(t)])
-        rot = _rotation_y(180.0 + arc)
-        out[k * local.shape[0] : (k + 1) * local.shape[0]] = arm + (local + trans) @ rot.T
+        out[k * local.shape[0] : (k + 1) * local.shape[0]] = arm + (local + trans) @ rotations[k].T
     return out
 
 
@@ -98,4 +107,6 @@ def snap_geometry(*, arc_deg: tuple[float, float], lin_m: tuple[float, float], l
     pos = pixel_positions_m(arc_deg=arc_deg, lin_m=lin_m, pixels_per_side=n_side)
     l2 = np.linalg.norm(pos, axis=1)
     two_theta = np.arccos(np.clip(pos[:, 2] / l2, -1.0, 1.0))
-    return InstrumentGeometry(lite=lite, position_m=pos, l2_m=l2, two_theta_rad=two_theta)
+    return InstrumentGeometry(lite=lite, position_m=pos, l2_m=l2, two_theta_rad=two_theta,
+                              panel_rotation=panel_rotations(arc_deg=arc_deg),
+                              pixel_pitch_m=PIXEL_PITCH_M * (PANEL_PIXELS_PER_SIDE // n_side))

@@ -134,3 +134,18 @@ def read_diffcal(path: Path | str) -> DiffCalTable:
             else "",
             extra={k: cal[k][()] for k in cal if k not in _REQUIRED and k != "instrument"},
         )
+
+
+def read_mask(path: Path | str, *, n_pixels: int) -> np.ndarray:
+    """Masked pixels (True) from a diffcal table's ``use`` column (0 = masked), indexed by detector id.
+
+    Detector ids absent from the table count as unmasked; an id outside ``0..n_pixels-1`` (a native
+    table given for Lite pixels, say) is an error naming the file.
+    """
+    table = read_diffcal(path)
+    if table.n_rows and (table.detid.min() < 0 or table.detid.max() >= n_pixels):
+        raise CorruptFileError(f"mask {path}: detector ids {table.detid.min()}..{table.detid.max()} do not fit "
+                               f"{n_pixels} pixels (a native table for Lite pixels, or the reverse?)")
+    masked = np.zeros(n_pixels, bool)
+    masked[table.detid[table.use == 0]] = True
+    return masked

@@ -1,14 +1,9 @@
 """The geometry built from SCIENCE.md facts agrees with Mantid's real SNAP IDFs, pixel by pixel.
 
-The IDF is walked here independently of ``snapcal_core`` (xml.etree, Mantid IDF semantics):
-arm components placed by log-driven ``r-position``/``t-position``/``roty`` parameters, column
-types holding panels at ``<trans x y>``, rectangular panels with ``xstart/xstep/ystart/ystep``
-and ids ``idstart + ix * idstepbyrow + iy`` (``idfillbyfirst="y"``).
+The IDF is walked independently of ``snapcal_core`` (``tests/instrument/idf_walk.py``).
 """
 
 from __future__ import annotations
-
-import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -16,87 +11,13 @@ import pytest
 from snapcal_core.constants import L1_M, N_LITE_PIXELS, N_NATIVE_PIXELS
 from snapcal_core.instrument.geometry import snap_geometry
 from snapcal_core.instrument.lite import lite_map
+from tests.instrument.idf_walk import positions_from_idf
 
 ARC = (-65.3, 104.95)  # (det_arc1, det_arc2)
 LIN = (0.045, 0.043)  # (det_lin1, det_lin2)
 OTHER_ARC, OTHER_LIN = (-40.0, 80.0), (0.1, 0.0)
-NS = {"m": "http://www.mantidproject.org/IDF/1.0"}
 #: 2 m_n / h in us/(angstrom m) as SCIENCE.md quotes it (independent of snapcal's constant).
 DIFC_FACTOR_QUOTED = 505.5568
-
-
-def _rot_y(deg: float) -> np.ndarray:
-    """Right-handed rotation about +y (Mantid ``roty``)."""
-    a = np.deg2rad(deg)
-    return np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
-
-
-def _log_value(parameter: ET.Element, logs: dict[str, float]) -> float:
-    """A ``<parameter><logfile id=... eq=.../>`` value; only the IDF's ``value`` and ``A+value`` forms."""
-    logfile = parameter.find("m:logfile", NS)
-    value = logs[logfile.attrib["id"]]
-    eq = logfile.attrib.get("eq", "value").replace(" ", "")
-    if eq == "value":
-        return value
-    assert eq.endswith("+value"), f"unsupported IDF equation {eq!r}"
-    return float(eq[: -len("+value")]) + value
-
-
-def _placement(location: ET.Element, logs: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-    """(origin, rotation) of a ``<location>``: x/y/z attributes or r/t/p parameters, roty, <trans>."""
-    assert location.find("m:rot", NS) is None, "nested <rot> is not handled by this test's IDF walker"
-    params = {p.attrib["name"]: _log_value(p, logs) for p in location.findall("m:parameter", NS)}
-    if "r-position" in params:
-        r, t, p = params["r-position"], np.deg2rad(params["t-position"]), np.deg2rad(params.get("p-position", 0.0))
-        origin = r * np.array([np.sin(t) * np.cos(p), np.sin(t) * np.sin(p), np.cos(t)])
-    else:
-        origin = np.array([float(location.attrib.get(k, 0.0)) for k in "xyz"])
-    trans = location.find("m:trans", NS)
-    if trans is not None:
-        origin = origin + np.array([float(trans.attrib.get(k, 0.0)) for k in "xyz"])
-    return origin, _rot_y(params.get("roty", 0.0))
-
-
-def _panel_pixels(panel: ET.Element, component: ET.Element) -> tuple[np.ndarray, np.ndarray]:
-    """Ids and local centres of a rectangular_detector placed by ``component``."""
-    nx, ny = int(panel.attrib["xpixels"]), int(panel.attrib["ypixels"])
-    xs = float(panel.attrib["xstart"]) + np.arange(nx) * float(panel.attrib["xstep"])
-    ys = float(panel.attrib["ystart"]) + np.arange(ny) * float(panel.attrib["ystep"])
-    assert component.attrib["idfillbyfirst"] == "y"
-    ix, iy = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
-    ids = int(component.attrib["idstart"]) + ix * int(component.attrib["idstepbyrow"]) + iy
-    local = np.stack([xs[ix], ys[iy], np.zeros(ix.shape)], axis=-1)
-    return ids.ravel(), local.reshape(-1, 3)
-
-
-def positions_from_idf(path, *, arc_deg, lin_m) -> tuple[np.ndarray, float]:
-    """Every pixel position (detector-id order) and L1, computed from the IDF XML alone."""
-    root = ET.parse(path).getroot()
-    logs = {"det_arc1": arc_deg[0], "det_arc2": arc_deg[1], "det_lin1": lin_m[0], "det_lin2": lin_m[1]}
-    types = {t.attrib["name"]: t for t in root.findall("m:type", NS)}
-    ids_all, pos_all = [], []
-
-    def walk(component: ET.Element, origin: np.ndarray, rot: np.ndarray) -> None:
-        kind = types[component.attrib["type"]]
-        for location in component.findall("m:location", NS):
-            o_local, r_local = _placement(location, logs)
-            o, r = origin + rot @ o_local, rot @ r_local
-            if kind.attrib.get("is") == "rectangular_detector":
-                ids, local = _panel_pixels(kind, component)
-                ids_all.append(ids)
-                pos_all.append(o + local @ r.T)
-            else:
-                for child in kind.findall("m:component", NS):
-                    walk(child, o, r)
-
-    for arm in ("East", "West"):
-        walk(root.find(f"m:component[@type='{arm}']", NS), np.zeros(3), np.eye(3))
-    ids, pos = np.concatenate(ids_all), np.concatenate(pos_all)
-    assert np.array_equal(np.sort(ids), np.arange(ids.size)), "IDF ids are not a permutation of 0..n-1"
-    result = np.empty_like(pos)
-    result[ids] = pos
-    moderator = root.find("m:component[@type='moderator']/m:location", NS)
-    return result, -float(moderator.attrib["z"])
 
 
 @pytest.fixture(scope="module")
