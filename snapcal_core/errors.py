@@ -25,12 +25,20 @@ class IptsNotFoundError(RunNotFoundError):
     """The run number belongs to no IPTS folder of the facility tree."""
 
 
+class DuplicateRunError(SnapcalError):
+    """The run number's files are under more than one IPTS folder: which one holds the run is unknown."""
+
+
 class CorruptFileError(SnapcalError):
     """An HDF5/NeXus file cannot be opened or is truncated."""
 
 
+class NoEventDataError(CorruptFileError):
+    """An event file holds no ``NXevent_data`` group of detector events under ``/entry``."""
+
+
 class MissingBankError(SnapcalError):
-    """An expected ``bank<N>_events`` group is absent or malformed."""
+    """A bank (``NXevent_data`` group) is malformed: its event fields disagree in shape or one is missing."""
 
 
 class MissingLogError(SnapcalError):
@@ -62,3 +70,20 @@ class CalibrationError(SnapcalError):
 # --- storage ----------------------------------------------------------------------------------
 class StorageError(SnapcalError):
     """The calibration store is unusable, corrupt or was asked for something invalid."""
+
+
+# --- focused files (assess) --------------------------------------------------------------------
+class UnsupportedUnitError(SnapcalError):
+    """A focused file's x axis is in a unit snapcal does not read (only dSpacing and TOF)."""
+
+
+class MissingGeometryError(SnapcalError):
+    """A focused file locates none of its detectors and no group geometry was given instead."""
+
+
+class GroupMappingError(GroupingError):
+    """A focused file's spectra cannot be matched to the groups of the grouping given for them."""
+
+
+class InvalidOptionsError(SnapcalError, ValueError):
+    """Command-line options that are incomplete or contradict each other (the message names them)."""

@@ -34,3 +34,15 @@ def test_config_and_groups_commands(settings_env):
     assert '"group_id": 2' in out.output and '"n_pixels": 9216' in out.output
     out = CliRunner().invoke(app, ["groups", "--grouping", "Nope"])
     assert out.exit_code != 0
+
+
+def test_config_table_with_the_default_settings_shows_unset_paths(settings_env):
+    """Without --json too: the optional rule file is None by default and shows as not set."""
+    from snapcal_core.cli import _register_all, app
+
+    _register_all()
+    out = CliRunner().invoke(app, ["config"])
+    assert out.exit_code == 0, out.output
+    assert "calibrant_rules" in out.output and "(not set)" in out.output
+    assert str(settings_env / "data_root") in out.output.replace("\n", "").replace("│", "").replace(" ", "") or \
+        "data_root" in out.output

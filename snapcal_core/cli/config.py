@@ -16,7 +16,7 @@ def config(json_out: bool = typer.Option(False, "--json", help="Print JSON inste
         print_json({"version": __version__, **settings.model_dump(mode="json")})
         return
     source = _toml_path() if _toml_path().is_file() else "defaults + SNAPCAL_* environment"
-    rows = [[k, str(v.resolve())] for k, v in settings.model_dump().items()]
+    rows = [[k, "(not set)" if v is None else str(v.resolve())] for k, v in settings.model_dump().items()]
     print_table(f"snapcal {__version__} settings ({source})", ["setting", "path"], rows)
 
 
