@@ -62,6 +62,12 @@ class RunMetadata(BaseModel):
     proton_charge: float = Field(0.0, description="Integrated proton charge (file units)")
     state: DetectorState
     raw_path: str = Field(description="File the events came from")
+    n_events_in_file: int = Field(0, description="Events of the file's detector banks, before the TOF-band crop")
+    n_events_out_of_range: int = Field(0, description="Events whose id is beyond the instrument's pixels (dropped)")
+    n_error_events: int = Field(0, description="Events in bank_error_events (counted, not used)")
+    n_unmapped_events: int = Field(0, description="Events in bank_unmapped_events (counted, not used)")
+    missing_banks: tuple[str, ...] = Field((), description="Panel event groups bank<N>_events absent from the file")
+    pulse_time_offset: str = Field("", description="ISO time EventData.pulse_time_s counts from (its offset)")
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,8 @@ class EventData:
     tof_us: np.ndarray  # float32
     lite: bool
     metadata: RunMetadata
+    pulse_index: np.ndarray | None = None  # uint32 per event into pulse_time_s (2**32-1: no pulse); if loaded
+    pulse_time_s: np.ndarray | None = None  # float64 per pulse, seconds after metadata.pulse_time_offset
 
     @property
     def n_events(self) -> int:

@@ -12,11 +12,12 @@ from snapcal_core.instrument.groupings import load_grouping
 
 
 def run_summary(run: str, *, lite: bool, grouping: str = "Column", write_lite: bool = False) -> dict:
-    """IPTS, file, state, events in the file and in the band, and events per group of ``grouping``."""
+    """IPTS, file, state, events in the file and in the band, events not used, banks, events per group."""
     events = load_run(run, lite=lite, write_lite=write_lite)
     groups = load_grouping(grouping, lite=events.lite)
     per_group = np.bincount(groups.group_of_pixel[events.pixel], minlength=int(groups.group_ids.max()) + 1)
     meta = events.metadata
+    header = read_header(meta.raw_path)
     return {
         "run_number": meta.run_number,
         "ipts": meta.ipts,
@@ -28,11 +29,28 @@ def run_summary(run: str, *, lite: bool, grouping: str = "Column", write_lite: b
         "state_id": meta.state.state_id(),
         "state": meta.state.model_dump(mode="json"),
         "lite": events.lite,
-        "events_in_file": read_header(meta.raw_path).n_events,
+        "events_in_file": header.n_events,
         "events_in_band": events.n_events,
+        "events_out_of_range": meta.n_events_out_of_range,
+        "error_events": header.n_error_events,
+        "unmapped_events": header.n_unmapped_events,
+        "banks": list(header.bank_names),
+        "missing_banks": list(header.missing_banks),
+        "empty_banks": list(header.empty_banks),
         "grouping": groups.name,
         "events_per_group": {int(g): int(per_group[g]) for g in groups.group_ids},
     }
+
+
+def _banks_line(s: dict) -> str:
+    """``18 with events`` plus the missing and empty ones, if any."""
+    n_with_events = len(s["banks"]) - len(s["empty_banks"])
+    parts = [f"{n_with_events} with events"]
+    if s["missing_banks"]:
+        parts.append(f"missing: {', '.join(s['missing_banks'])}")
+    if s["empty_banks"]:
+        parts.append(f"empty: {', '.join(s['empty_banks'])}")
+    return "; ".join(parts)
 
 
 def inspect(
@@ -54,6 +72,9 @@ def inspect(
     console.print(f"  state id : {s['state_id']}  (arc {tuple(st['arc_deg'])} deg, lin {tuple(st['lin_m'])} m, "
                   f"{st['wavelength_angstrom']} A, {st['frequency_hz']} Hz, guide {st['guide']})")
     console.print(f"  events   : {s['events_in_file']:,} in the file, {s['events_in_band']:,} in the TOF band")
+    console.print(f"  not used : {s['events_out_of_range']:,} with ids beyond the instrument, "
+                  f"{s['error_events']:,} error events, {s['unmapped_events']:,} unmapped events")
+    console.print(f"  banks    : {_banks_line(s)}")
     rows = [[g, n] for g, n in s["events_per_group"].items()]
     mode = "Lite" if s["lite"] else "native"
     print_table(f"events in band per {s['grouping']} group ({mode})", ["group", "events"], rows)

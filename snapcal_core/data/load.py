@@ -1,9 +1,10 @@
 """Load a run's events into memory: native or Lite, cropped to the TOF band of its state.
 
-Run -> IPTS -> file (a Lite copy when present and Lite is wanted, else the raw file) -> all 18
-banks read into two preallocated arrays -> per-pixel TOF-band crop (and native -> Lite mapping)
-in place by a numba kernel. Nothing is written unless ``write_lite`` asks for the Lite copy, and
-then only after a successful load, atomically.
+Run -> IPTS -> file (a Lite copy when present and Lite is wanted, else the raw file) -> the
+events of every detector bank present read into two preallocated arrays -> per-pixel TOF-band
+crop (and native -> Lite mapping) in place by a numba kernel, which also drops (and counts) ids
+beyond the instrument. ``with_pulses`` also gives each kept event its pulse. Nothing is written
+unless ``write_lite`` asks for the Lite copy, and then only after a successful load, atomically.
 """
 
 from __future__ import annotations
@@ -14,19 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from snapcal_core.constants import (
-    L1_M,
-    LITE_BLOCK,
-    LITE_PIXELS_PER_SIDE,
-    N_LITE_PIXELS,
-    N_NATIVE_PIXELS,
-    N_PANELS,
-)
+from snapcal_core.constants import L1_M, LITE_BLOCK, LITE_PIXELS_PER_SIDE, N_PANELS
 from snapcal_core.data.band_kernel import crop_to_band
 from snapcal_core.data.lite_kernel import events_to_lite
 from snapcal_core.data.locate import locate_run
 from snapcal_core.data.nexus import EventFileWriter
-from snapcal_core.data.read import FileHeader, read_events
+from snapcal_core.data.read import NO_PULSE, BankPulses, FileHeader, RawEvents, read_events, read_raw_events
 from snapcal_core.data.state import state_logs
 from snapcal_core.errors import CorruptFileError, NoEventsInBandError, RunNotFoundError, SnapcalError
 from snapcal_core.instrument.band import tof_band_us
@@ -65,46 +59,117 @@ def _state_band(state: DetectorState, *, lite: bool) -> tuple[np.ndarray, np.nda
                          wavelength_angstrom=float(state.wavelength_angstrom), lite=lite)
 
 
-def _check_ids(ids: np.ndarray, *, n_pixels: int, path: Path) -> None:
-    if ids.size and int(ids.max()) >= n_pixels:
-        raise CorruptFileError(f"{path}: event id {int(ids.max())} is beyond the {n_pixels} pixels of the instrument")
-
-
-def _metadata(header: FileHeader, *, run: int, ipts: int) -> RunMetadata:
+def _metadata(header: FileHeader, *, run: int, ipts: int, n_out_of_range: int,
+              pulse_time_offset: str = "") -> RunMetadata:
     return RunMetadata(run_number=run, ipts=ipts, title=header.title, start_time=header.start_time,
                        end_time=header.end_time, proton_charge=header.proton_charge, state=header.state,
-                       raw_path=str(header.path))
+                       raw_path=str(header.path), n_events_in_file=header.n_events,
+                       n_events_out_of_range=n_out_of_range, n_error_events=header.n_error_events,
+                       n_unmapped_events=header.n_unmapped_events, missing_banks=header.missing_banks,
+                       pulse_time_offset=pulse_time_offset)
+
+
+def _offset_shift_s(offset: str, *, reference: str) -> float:
+    """Seconds from ``reference`` to ``offset`` (ISO times); 0 when equal or either cannot be parsed."""
+    if offset == reference:
+        return 0.0
+    try:
+        return (dt.datetime.fromisoformat(offset) - dt.datetime.fromisoformat(reference)).total_seconds()
+    except (ValueError, TypeError):
+        return 0.0
+
+
+def _pulse_table(times: list[np.ndarray]) -> np.ndarray:
+    """Ascending union of the banks' pulse times (the first bank's array when all banks agree)."""
+    first = times[0]
+    if all(np.array_equal(t, first) for t in times[1:]) and np.all(first[1:] > first[:-1]):
+        return first
+    return np.unique(np.concatenate(times))
+
+
+def event_pulses(pulses: tuple[BankPulses, ...], *, n_events: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Each event's pulse as an index into one pulse-time table shared by all banks.
+
+    Returns ``(pulse_index, pulse_time_s, offset)``: ``pulse_index`` uint32 per event of the
+    file's concatenated arrays (:data:`NO_PULSE` for a bank without pulses), ``pulse_time_s``
+    float64 ascending, seconds after ``offset`` (the first bank's ``event_time_zero`` offset;
+    banks with another offset are shifted onto it). ``pulse_time_s[pulse_index]`` is each
+    event's pulse time.
+    """
+    index = np.full(n_events, NO_PULSE, dtype=np.uint32)
+    if not pulses:
+        return index, np.empty(0, dtype=np.float64), ""
+    offset = pulses[0].offset
+    times = [b.time_zero_s + _offset_shift_s(b.offset, reference=offset) for b in pulses]
+    table = _pulse_table(times)
+    for bank, bank_times in zip(pulses, times):
+        where = np.searchsorted(table, bank_times).astype(np.uint32)
+        index[bank.first_event : bank.first_event + bank.n_events] = np.repeat(where, bank.events_per_pulse())
+    return index, table, offset
+
+
+def _in_band(ids: np.ndarray, tof_us: np.ndarray, *, lo_us: np.ndarray, hi_us: np.ndarray) -> np.ndarray:
+    """Boolean mask of the events :func:`crop_to_band` keeps: ``id < n_pixels`` and ``lo[id] <= tof <= hi[id]``."""
+    valid = ids < lo_us.size
+    pixel = np.where(valid, ids, np.uint32(0))
+    return valid & (lo_us[pixel] <= tof_us) & (tof_us <= hi_us[pixel])
+
+
+def _pulses_in_band(raw: RawEvents, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(pulse_index, pulse_time_s, offset)`` of the kept events (see :func:`event_pulses`)."""
+    index, times_s, offset = event_pulses(raw.pulses, n_events=raw.event_id.size)
+    return index[keep], times_s, offset
+
+
+def _refuse_mismatch(header: FileHeader, path: Path, *, file_lite: bool, lite_requested: bool,
+                     run_number: int | None) -> None:
+    if file_lite and not lite_requested:
+        raise SnapcalError(f"{path} is a Lite copy (Lite pixel ids): native events cannot be loaded from it")
+    if run_number is not None and header.run_number not in (None, run_number):
+        raise CorruptFileError(f"{path} holds run {header.run_number}, not run {run_number}")
+
+
+def _no_events_in_band(header: FileHeader, *, run: int, lo_us: np.ndarray, hi_us: np.ndarray,
+                       n_out_of_range: int) -> NoEventsInBandError:
+    beyond = f", {n_out_of_range} of them with ids beyond the {lo_us.size} pixels," if n_out_of_range else ""
+    return NoEventsInBandError(
+        f"run {run} ({header.path}): none of its {header.n_events} events{beyond} lies in the TOF band of its "
+        f"state {header.state.state_id()} ({float(lo_us.min()):.0f}-{float(hi_us.max()):.0f} us)"
+    )
 
 
 def load_event_file(
     path: Path | str, *, lite_requested: bool, file_is_lite: bool | None = None, ipts: int = 0,
-    run_number: int | None = None,
+    run_number: int | None = None, with_pulses: bool = False,
 ) -> EventData:
     """Events of one file, cropped to the state's per-pixel TOF band, as Lite ids if requested.
 
     ``file_is_lite`` defaults to the file's ``pixel_mode`` attribute (native when absent). With
     ``run_number`` given, a file that says it holds another run is a :class:`CorruptFileError`.
+    Events with ids beyond the instrument's pixels (native 1,179,648, Lite 18,432) are dropped
+    and counted in ``metadata.n_events_out_of_range``. ``with_pulses`` also reads the pulses and
+    fills ``pulse_index`` / ``pulse_time_s`` (off by default: it costs a mask over all events; a
+    Lite copy written by snapcal holds evenly spread, not measured, pulses).
     """
     path = Path(path)
-    header, ids, tof_us = read_events(path)
+    raw = read_raw_events(path, with_pulses=with_pulses)
+    header, ids, tof_us = raw.header, raw.event_id, raw.tof_us
     file_lite = bool(header.lite) if file_is_lite is None else file_is_lite
-    if file_lite and not lite_requested:
-        raise SnapcalError(f"{path} is a Lite copy (Lite pixel ids): native events cannot be loaded from it")
-    if run_number is not None and header.run_number not in (None, run_number):
-        raise CorruptFileError(f"{path} holds run {header.run_number}, not run {run_number}")
+    _refuse_mismatch(header, path, file_lite=file_lite, lite_requested=lite_requested, run_number=run_number)
     run = run_number or header.run_number or 0
-    _check_ids(ids, n_pixels=N_LITE_PIXELS if file_lite else N_NATIVE_PIXELS, path=path)
     lo, hi = _state_band(header.state, lite=file_lite)
-    n_kept, _ = crop_to_band(ids, tof_us, lo_us=lo, hi_us=hi, to_lite=lite_requested and not file_lite)
+    pulse_index, pulse_time_s, pulse_offset = (
+        _pulses_in_band(raw, _in_band(ids, tof_us, lo_us=lo, hi_us=hi)) if with_pulses else (None, None, "")
+    )  # the mask is taken before the in-place crop below moves the events
+    n_kept, n_out = crop_to_band(ids, tof_us, lo_us=lo, hi_us=hi, to_lite=lite_requested and not file_lite)
     if n_kept == 0:
-        raise NoEventsInBandError(
-            f"run {run} ({path}): none of its {header.n_events} events lies in the TOF band of its state "
-            f"{header.state.state_id()} ({float(lo.min()):.0f}-{float(hi.max()):.0f} us)"
-        )
+        raise _no_events_in_band(header, run=run, lo_us=lo, hi_us=hi, n_out_of_range=n_out)
     keep_views = n_kept >= _COPY_BELOW_KEPT_FRACTION * ids.size
     pixel = ids[:n_kept] if keep_views else ids[:n_kept].copy()
     tof = tof_us[:n_kept] if keep_views else tof_us[:n_kept].copy()
-    return EventData(pixel=pixel, tof_us=tof, lite=lite_requested, metadata=_metadata(header, run=run, ipts=ipts))
+    meta = _metadata(header, run=run, ipts=ipts, n_out_of_range=n_out, pulse_time_offset=pulse_offset)
+    return EventData(pixel=pixel, tof_us=tof, lite=lite_requested, metadata=meta,
+                     pulse_index=pulse_index, pulse_time_s=pulse_time_s)
 
 
 def read_event_file(path: Path | str) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -115,7 +180,8 @@ def read_event_file(path: Path | str) -> tuple[np.ndarray, np.ndarray, dict]:
     header, ids, tof_us = read_events(path)
     meta = {"run_number": header.run_number or 0, "title": header.title, "start_time": header.start_time,
             "end_time": header.end_time, "duration_s": header.duration_s, "proton_charge": header.proton_charge,
-            "state": header.state, "lite": header.lite}
+            "state": header.state, "lite": header.lite, "bank_names": header.bank_names,
+            "n_error_events": header.n_error_events, "n_unmapped_events": header.n_unmapped_events}
     return ids, tof_us, meta
 
 
@@ -148,21 +214,24 @@ def load_run(
     settings: SnapcalSettings | None = None,
     use_lite_file: bool = True,
     write_lite: bool = False,
+    with_pulses: bool = False,
 ) -> EventData:
     """Events of a run, cropped to its TOF band, native or Lite.
 
     Uses the Lite copy when ``lite`` and ``use_lite_file`` and it exists; otherwise reads the raw
     file (and maps to Lite in memory). ``write_lite`` then writes the Lite copy (atomic) from the
-    loaded events; nothing is written if loading fails.
+    loaded events; nothing is written if loading fails. ``with_pulses`` (see
+    :func:`load_event_file`) always reads the raw file: a Lite copy's pulses are not the run's.
     """
     run = validate_run_number(run_number)
     settings = settings or get_settings()
     where = locate_run(run, data_root=settings.data_root)
-    if lite and use_lite_file and where.lite_path.is_file():
+    if lite and use_lite_file and not with_pulses and where.lite_path.is_file():
         return load_event_file(where.lite_path, lite_requested=True, ipts=where.ipts, run_number=run)
     if not where.raw_path.is_file():
         raise RunNotFoundError(f"run {run}: raw file {where.raw_path} does not exist (data root {settings.data_root})")
-    events = load_event_file(where.raw_path, lite_requested=lite, ipts=where.ipts, run_number=run)
+    events = load_event_file(where.raw_path, lite_requested=lite, ipts=where.ipts, run_number=run,
+                             with_pulses=with_pulses)
     if write_lite:
         write_lite_file(events, where.lite_path)
     return events

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from snapcal_core.errors import IptsNotFoundError
+from snapcal_core.errors import DuplicateRunError, IptsNotFoundError
 from snapcal_core.models import validate_run_number
 
 #: resolved data_root -> {run: ipts}. Only hits are cached, and a hit is re-checked on disk, so a
@@ -54,18 +54,33 @@ def _ipts_numbers(data_root: Path) -> list[int]:
     return sorted(numbers)
 
 
+def _holders(data_root: Path, run: int) -> list[int]:
+    """IPTS numbers whose folder holds the run's raw file or its Lite copy, ascending."""
+    return [ipts for ipts in _ipts_numbers(data_root) if _has_run(data_root, ipts, run)]
+
+
 def _search(data_root: Path, run: int) -> int | None:
-    """The IPTS holding the run's raw file, else its Lite copy (lowest IPTS if several do), else None."""
-    numbers = _ipts_numbers(data_root)
-    for path_of in (raw_file_path, lite_file_path):
-        for ipts in numbers:
-            if path_of(data_root, ipts=ipts, run_number=run).is_file():
-                return ipts
-    return None
+    """The one IPTS holding the run's raw file or Lite copy; None if none does.
+
+    :class:`DuplicateRunError` names every folder when several do: picking one could calibrate
+    from the wrong experiment's file.
+    """
+    holders = _holders(data_root, run)
+    if len(holders) > 1:
+        folders = " and ".join(str(ipts_dir(data_root, ipts)) for ipts in holders)
+        raise DuplicateRunError(
+            f"run {run} is under {len(holders)} IPTS folders: {folders} (each holds SNAP_{run}.nxs.h5 or its "
+            "Lite copy); remove or rename the wrong one"
+        )
+    return holders[0] if holders else None
 
 
 def find_ipts(run_number: object, *, data_root: Path) -> int:
-    """The IPTS that holds ``run_number`` (cached per data root; searched again on a miss)."""
+    """The IPTS that holds ``run_number`` (cached per data root; searched again on a miss).
+
+    A search that finds the run under two IPTS folders raises :class:`DuplicateRunError`; a cached
+    answer whose folder still holds the run is trusted without a search.
+    """
     run = validate_run_number(run_number)
     root = Path(data_root).resolve()
     cache = _IPTS_CACHE.setdefault(root, {})

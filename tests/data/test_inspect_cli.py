@@ -11,7 +11,9 @@ from typer.testing import CliRunner
 from snapcal_core.cli import _register_all, app
 from snapcal_core.constants import REFERENCE_STATE_ID
 from snapcal_core.data.load import load_run
+from snapcal_core.data.locate import raw_file_path
 from snapcal_core.instrument.groupings import builtin_grouping
+from tests.data.sns_layout import write_sns_file
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -55,3 +57,18 @@ def test_write_lite_then_lite_inspect_reads_the_copy(facility):
 def test_unknown_run_is_a_snapcal_error(facility):
     result = _inspect("999")
     assert result.exit_code != 0 and "run 999" in str(result.exception)
+
+
+def test_inspect_of_an_sns_layout_file_shows_what_is_not_used(settings_env):
+    root = settings_env / "data_root"
+    write_sns_file(raw_file_path(root, ipts=7, run_number=101))
+    s = json.loads(_inspect("101", "--json").output)
+    events = load_run(101, lite=False)
+    assert s["events_in_file"] == events.metadata.n_events_in_file and s["events_in_band"] == events.n_events
+    assert (s["events_out_of_range"], s["error_events"], s["unmapped_events"]) == (7, 7, 4)
+    assert s["missing_banks"] == ["bank42_events"] and s["empty_banks"] == ["bank23_events", "bank51_events"]
+    assert len(s["banks"]) == 17 and sum(s["events_per_group"].values()) == s["events_in_band"]
+    table = _inspect("101")
+    assert table.exit_code == 0, table.output
+    assert "7 with ids beyond the instrument, 7 error events, 4 unmapped events" in table.output
+    assert "15 with events; missing: bank42_events; empty: bank23_events, bank51_events" in table.output

@@ -154,10 +154,23 @@ def test_damaged_compressed_event_data_is_a_corrupt_file(facility):
     assert not _lite_dir(facility).exists()
 
 
-def test_missing_bank_names_the_bank(facility):
+def test_a_missing_bank_is_reported_and_the_others_load(facility):
+    before = load_run(101, lite=False)
     with h5py.File(_raw(facility), "a") as f:
+        n_bank42 = f["entry/bank42_events/event_id"].shape[0]
         del f["entry/bank42_events"]
-    with pytest.raises(MissingBankError, match="bank42_events"):
+    events = load_run(101, lite=False)
+    assert events.metadata.missing_banks == ("bank42_events",)
+    assert events.metadata.n_events_in_file == 5000 - n_bank42
+    panel = before.pixel // 65536
+    assert np.array_equal(events.pixel, before.pixel[panel != 10])  # bank42 is panel k = 10
+
+
+def test_a_bank_whose_fields_disagree_names_the_file_group_and_field(facility):
+    with h5py.File(_raw(facility), "a") as f:
+        del f["entry/bank42_events/event_time_offset"]
+        f["entry/bank42_events"].create_dataset("event_time_offset", data=np.zeros(3, np.float32))
+    with pytest.raises(MissingBankError, match=r"SNAP_101.*/entry/bank42_events/event_time_offset has shape \(3,\)"):
         load_run(101, lite=True, write_lite=True)
     assert not _lite_dir(facility).exists()
 
@@ -177,11 +190,25 @@ def test_no_events_in_band_names_the_run(settings_env):
     assert not _lite_dir(settings_env / "data_root").exists()
 
 
-def test_ids_beyond_the_instrument_are_a_corrupt_file(facility):
+@pytest.mark.parametrize("lite", [False, True])
+def test_ids_beyond_the_instrument_are_counted_and_dropped(facility, lite):
+    before = load_event_file(_raw(facility), lite_requested=lite)
     with h5py.File(_raw(facility), "a") as f:
-        f["entry/bank63_events/event_id"][0] = 2_000_000
-    with pytest.raises(CorruptFileError, match="event id 2000000"):
-        load_event_file(_raw(facility), lite_requested=True)
+        ids = f["entry/bank63_events/event_id"]
+        ids[0], ids[1] = 2_000_000, 1_179_648
+    after = load_event_file(_raw(facility), lite_requested=lite)
+    assert after.metadata.n_events_out_of_range == 2 and before.metadata.n_events_out_of_range == 0
+    assert after.metadata.n_events_in_file == 5000 and after.n_events <= before.n_events
+    assert after.pixel.max() < (18432 if lite else 1_179_648)
+
+
+def test_native_ids_in_a_file_read_as_lite_are_out_of_range_not_a_crash(facility):
+    with h5py.File(_raw(facility), "a") as f:
+        for name in f["entry"]:
+            if name.endswith("_events") and f[f"entry/{name}/event_id"].shape[0]:
+                f[f"entry/{name}/event_id"][...] = 20_000  # a native id, beyond the 18,432 Lite pixels
+    with pytest.raises(NoEventsInBandError, match="5000 events, 5000 of them with ids beyond the 18432 pixels"):
+        load_event_file(_raw(facility), lite_requested=True, file_is_lite=True)
 
 
 def test_a_file_of_another_run_is_refused(facility):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from snapcal_core.data.load import load_run
 from snapcal_core.data.locate import find_ipts, lite_file_path, locate_run
-from snapcal_core.errors import InvalidRunNumberError, IptsNotFoundError, RunNotFoundError
+from snapcal_core.errors import DuplicateRunError, InvalidRunNumberError, IptsNotFoundError, RunNotFoundError
 from tests.data.conftest import write_run
 
 
@@ -51,3 +54,22 @@ def test_unknown_run_names_the_run_and_the_data_root(facility):
 def test_bad_run_numbers_are_invalid(facility, bad):
     with pytest.raises(InvalidRunNumberError):
         find_ipts(bad, data_root=facility)
+
+
+def test_a_run_under_two_ipts_folders_names_both_and_picks_neither(facility):
+    write_run(facility, run=101, ipts=12)
+    ipts_7, ipts_12 = facility / "SNAP" / "IPTS-7", facility / "SNAP" / "IPTS-12"
+    with pytest.raises(DuplicateRunError, match=re.escape(f"run 101 is under 2 IPTS folders: {ipts_7} and {ipts_12}")):
+        find_ipts(101, data_root=facility)
+    with pytest.raises(DuplicateRunError, match="IPTS-12"):
+        load_run(101, lite=True)
+
+
+def test_a_lite_copy_under_another_ipts_is_a_duplicate_too(facility):
+    path = lite_file_path(facility, ipts=3, run_number=101)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"")
+    with pytest.raises(DuplicateRunError, match=r"IPTS-3 and .*IPTS-7"):
+        locate_run(101, data_root=facility)
+    path.unlink()
+    assert find_ipts(101, data_root=facility) == 7
