@@ -7,6 +7,7 @@ the run waits for a decision from the Prefect UI.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import typer
 
 from snapcal_core.cli._common import console
+from snapcal_core.errors import SnapcalError
 from snapcal_core.recipe.difc_fit import FitMode
 
 
@@ -66,6 +68,32 @@ def _ask(run_number: int, flow_run_id) -> dict:
     return answer
 
 
+class _NoSnapcalTraceback(logging.Filter):
+    """Drop the traceback of an expected snapcal error from a console log record (its message stays):
+    the CLI ends with the error in one line; the API log keeps the whole record for the UI."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], SnapcalError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_expected_errors() -> None:
+    """Install :class:`_NoSnapcalTraceback` on Prefect's console handlers (once)."""
+    loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict) if name.startswith("prefect")]
+    for handler in {h for lg in [logging.getLogger(), *loggers] for h in lg.handlers}:
+        if "Console" in type(handler).__name__ and not any(isinstance(f, _NoSnapcalTraceback) for f in handler.filters):
+            handler.addFilter(_NoSnapcalTraceback())
+
+
+def _failure(state) -> Exception:
+    """What a failed flow run raises: its snapcal error as is (one line, exit 2), else exit 1."""
+    exc = state.result(raise_on_failure=False)
+    if isinstance(exc, SnapcalError):
+        return exc
+    return typer.Exit(1)
+
+
 def _start_api() -> None:
     """Start (or reach) the API once, before any thread needs it: two threads starting the embedded
     server at the same moment race for its port."""
@@ -104,6 +132,7 @@ def calibrate(
     params = CalibrationParameters(run_number=run, sample=sample, grouping=grouping, lite=not native, fit_mode=fit,
                                    skip_pixel=skip_pixel, approval="auto" if approve else "gate" if gate else "manual",
                                    auto_author=author, pause_timeout_s=pause_timeout)
+    _quiet_expected_errors()
     _start_api()
     box: dict = {}
     started = time.time()
@@ -130,7 +159,7 @@ def calibrate(
         saved = state.result()
         console.print(f"[bold]new calibration version {saved['version']}[/bold] written to {saved['path']}")
     elif state is not None and not state.is_cancelled():
-        raise typer.Exit(1)
+        raise _failure(state)
 
 
 def register(app: typer.Typer) -> None:

@@ -41,7 +41,7 @@ def main() -> None:
     """Console entry point: run the app, turning snapcal errors into one clear line and exit 2."""
     _register_all()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a command's typer.Exit(n) comes back as n here
     except SnapcalError as exc:
         typer.secho(f"error: {type(exc).__name__}: {exc}", err=True, fg=typer.colors.RED)
         sys.exit(2)
@@ -56,3 +56,5 @@ def main() -> None:
         if isinstance(exc, click.exceptions.Abort):
             sys.exit(1)
         raise
+    if isinstance(code, int) and code:
+        sys.exit(code)
