@@ -64,6 +64,7 @@ class RunMetadata(BaseModel):
     raw_path: str = Field(description="File the events came from")
     n_events_in_file: int = Field(0, description="Events of the file's detector banks, before the TOF-band crop")
     n_events_out_of_range: int = Field(0, description="Events whose id is beyond the instrument's pixels (dropped)")
+    n_prompt_pulse_events: int = Field(0, description="In-band events removed as prompt pulse (instrument/prompt_pulse.py)")
     n_error_events: int = Field(0, description="Events in bank_error_events (counted, not used)")
     n_unmapped_events: int = Field(0, description="Events in bank_unmapped_events (counted, not used)")
     missing_banks: tuple[str, ...] = Field((), description="Panel event groups bank<N>_events absent from the file")

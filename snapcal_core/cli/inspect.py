@@ -32,6 +32,7 @@ def run_summary(run: str, *, lite: bool, grouping: str = "Column", write_lite: b
         "events_in_file": header.n_events,
         "events_in_band": events.n_events,
         "events_out_of_range": meta.n_events_out_of_range,
+        "prompt_pulse_events": meta.n_prompt_pulse_events,
         "error_events": header.n_error_events,
         "unmapped_events": header.n_unmapped_events,
         "banks": list(header.bank_names),
@@ -71,7 +72,8 @@ def inspect(
     console.print(f"  time     : {s['start_time']} .. {s['end_time']}  proton charge {s['proton_charge']:.6g}")
     console.print(f"  state id : {s['state_id']}  (arc {tuple(st['arc_deg'])} deg, lin {tuple(st['lin_m'])} m, "
                   f"{st['wavelength_angstrom']} A, {st['frequency_hz']} Hz, guide {st['guide']})")
-    console.print(f"  events   : {s['events_in_file']:,} in the file, {s['events_in_band']:,} in the TOF band")
+    console.print(f"  events   : {s['events_in_file']:,} in the file, {s['events_in_band']:,} in the TOF band "
+                  f"({s['prompt_pulse_events']:,} in-band prompt-pulse events removed)")
     console.print(f"  not used : {s['events_out_of_range']:,} with ids beyond the instrument, "
                   f"{s['error_events']:,} error events, {s['unmapped_events']:,} unmapped events")
     console.print(f"  banks    : {_banks_line(s)}")

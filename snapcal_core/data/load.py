@@ -25,6 +25,7 @@ from snapcal_core.data.state import state_logs
 from snapcal_core.errors import CorruptFileError, NoEventsInBandError, RunNotFoundError, SnapcalError
 from snapcal_core.instrument.band import tof_band_us
 from snapcal_core.instrument.geometry import snap_geometry
+from snapcal_core.instrument.prompt_pulse import PromptPulseSettings, prompt_pulse_times_us
 from snapcal_core.models import DetectorState, EventData, RunMetadata, validate_run_number
 from snapcal_core.settings import SnapcalSettings, get_settings
 
@@ -59,12 +60,13 @@ def _state_band(state: DetectorState, *, lite: bool) -> tuple[np.ndarray, np.nda
                          wavelength_angstrom=float(state.wavelength_angstrom), lite=lite)
 
 
-def _metadata(header: FileHeader, *, run: int, ipts: int, n_out_of_range: int,
+def _metadata(header: FileHeader, *, run: int, ipts: int, n_out_of_range: int, n_prompt: int = 0,
               pulse_time_offset: str = "") -> RunMetadata:
     return RunMetadata(run_number=run, ipts=ipts, title=header.title, start_time=header.start_time,
                        end_time=header.end_time, proton_charge=header.proton_charge, state=header.state,
                        raw_path=str(header.path), n_events_in_file=header.n_events,
-                       n_events_out_of_range=n_out_of_range, n_error_events=header.n_error_events,
+                       n_events_out_of_range=n_out_of_range, n_prompt_pulse_events=n_prompt,
+                       n_error_events=header.n_error_events,
                        n_unmapped_events=header.n_unmapped_events, missing_banks=header.missing_banks,
                        pulse_time_offset=pulse_time_offset)
 
@@ -108,11 +110,16 @@ def event_pulses(pulses: tuple[BankPulses, ...], *, n_events: int) -> tuple[np.n
     return index, table, offset
 
 
-def _in_band(ids: np.ndarray, tof_us: np.ndarray, *, lo_us: np.ndarray, hi_us: np.ndarray) -> np.ndarray:
-    """Boolean mask of the events :func:`crop_to_band` keeps: ``id < n_pixels`` and ``lo[id] <= tof <= hi[id]``."""
+def _in_band(ids: np.ndarray, tof_us: np.ndarray, *, lo_us: np.ndarray, hi_us: np.ndarray,
+             prompt_us: np.ndarray, prompt_width_us: float) -> np.ndarray:
+    """Boolean mask of the events :func:`crop_to_band` keeps: ``id < n_pixels``, ``lo[id] <= tof <= hi[id]``
+    and outside every prompt pulse."""
     valid = ids < lo_us.size
     pixel = np.where(valid, ids, np.uint32(0))
-    return valid & (lo_us[pixel] <= tof_us) & (tof_us <= hi_us[pixel])
+    keep = valid & (lo_us[pixel] <= tof_us) & (tof_us <= hi_us[pixel])
+    for t in prompt_us.astype(np.float32):
+        keep &= ~((t <= tof_us) & (tof_us <= t + np.float32(prompt_width_us)))
+    return keep
 
 
 def _pulses_in_band(raw: RawEvents, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
@@ -140,16 +147,19 @@ def _no_events_in_band(header: FileHeader, *, run: int, lo_us: np.ndarray, hi_us
 
 def load_event_file(
     path: Path | str, *, lite_requested: bool, file_is_lite: bool | None = None, ipts: int = 0,
-    run_number: int | None = None, with_pulses: bool = False,
+    run_number: int | None = None, with_pulses: bool = False, prompt_pulse: PromptPulseSettings = PromptPulseSettings(),
 ) -> EventData:
-    """Events of one file, cropped to the state's per-pixel TOF band, as Lite ids if requested.
+    """Events of one file, cropped to the state's per-pixel TOF band without the prompt pulse, as
+    Lite ids if requested.
 
     ``file_is_lite`` defaults to the file's ``pixel_mode`` attribute (native when absent). With
     ``run_number`` given, a file that says it holds another run is a :class:`CorruptFileError`.
     Events with ids beyond the instrument's pixels (native 1,179,648, Lite 18,432) are dropped
     and counted in ``metadata.n_events_out_of_range``. ``with_pulses`` also reads the pulses and
     fills ``pulse_index`` / ``pulse_time_s`` (off by default: it costs a mask over all events; a
-    Lite copy written by snapcal holds evenly spread, not measured, pulses).
+    Lite copy written by snapcal holds evenly spread, not measured, pulses). The prompt pulse
+    (:mod:`~snapcal_core.instrument.prompt_pulse`, at every pulse time inside the state's TOF
+    band) is removed in the same pass and counted in ``metadata.n_prompt_pulse_events``.
     """
     path = Path(path)
     raw = read_raw_events(path, with_pulses=with_pulses)
@@ -158,16 +168,20 @@ def load_event_file(
     _refuse_mismatch(header, path, file_lite=file_lite, lite_requested=lite_requested, run_number=run_number)
     run = run_number or header.run_number or 0
     lo, hi = _state_band(header.state, lite=file_lite)
+    prompt = prompt_pulse_times_us(tof_min_us=float(lo.min()), tof_max_us=float(hi.max()), settings=prompt_pulse)
     pulse_index, pulse_time_s, pulse_offset = (
-        _pulses_in_band(raw, _in_band(ids, tof_us, lo_us=lo, hi_us=hi)) if with_pulses else (None, None, "")
+        _pulses_in_band(raw, _in_band(ids, tof_us, lo_us=lo, hi_us=hi, prompt_us=prompt,
+                                      prompt_width_us=prompt_pulse.width_us)) if with_pulses else (None, None, "")
     )  # the mask is taken before the in-place crop below moves the events
-    n_kept, n_out = crop_to_band(ids, tof_us, lo_us=lo, hi_us=hi, to_lite=lite_requested and not file_lite)
+    n_kept, n_out, n_prompt = crop_to_band(ids, tof_us, lo_us=lo, hi_us=hi, to_lite=lite_requested and not file_lite,
+                                           prompt_us=prompt, prompt_width_us=prompt_pulse.width_us)
     if n_kept == 0:
         raise _no_events_in_band(header, run=run, lo_us=lo, hi_us=hi, n_out_of_range=n_out)
     keep_views = n_kept >= _COPY_BELOW_KEPT_FRACTION * ids.size
     pixel = ids[:n_kept] if keep_views else ids[:n_kept].copy()
     tof = tof_us[:n_kept] if keep_views else tof_us[:n_kept].copy()
-    meta = _metadata(header, run=run, ipts=ipts, n_out_of_range=n_out, pulse_time_offset=pulse_offset)
+    meta = _metadata(header, run=run, ipts=ipts, n_out_of_range=n_out, n_prompt=n_prompt,
+                     pulse_time_offset=pulse_offset)
     return EventData(pixel=pixel, tof_us=tof, lite=lite_requested, metadata=meta,
                      pulse_index=pulse_index, pulse_time_s=pulse_time_s)
 

@@ -47,7 +47,7 @@ def test_band_crop_keeps_exactly_the_in_band_events_in_order(to_lite):
     keep = (lo[ids] <= tof) & (tof <= hi[ids])
     expected_ids = native_to_lite(ids[keep]) if to_lite else ids[keep]
     expected_tof = tof[keep]
-    n_kept, n_bad = crop_to_band(ids, tof, lo_us=lo, hi_us=hi, to_lite=to_lite)
+    n_kept, n_bad, _ = crop_to_band(ids, tof, lo_us=lo, hi_us=hi, to_lite=to_lite)
     assert (n_kept, n_bad) == (int(keep.sum()), 0)
     assert np.array_equal(ids[:n_kept], expected_ids) and np.array_equal(tof[:n_kept], expected_tof)
 
@@ -55,5 +55,5 @@ def test_band_crop_keeps_exactly_the_in_band_events_in_order(to_lite):
 def test_band_crop_counts_and_drops_ids_without_a_band():
     ids = np.array([0, 5, 99, 3], np.uint32)
     tof = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
-    n_kept, n_bad = crop_to_band(ids, tof, lo_us=np.zeros(10), hi_us=np.full(10, 10.0), to_lite=False)
+    n_kept, n_bad, _ = crop_to_band(ids, tof, lo_us=np.zeros(10), hi_us=np.full(10, 10.0), to_lite=False)
     assert (n_kept, n_bad) == (3, 1) and ids[:3].tolist() == [0, 5, 3] and tof[:3].tolist() == [1.0, 2.0, 4.0]
