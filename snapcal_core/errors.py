@@ -87,3 +87,16 @@ class GroupMappingError(GroupingError):
 
 class InvalidOptionsError(SnapcalError, ValueError):
     """Command-line options that are incomplete or contradict each other (the message names them)."""
+
+
+# --- pixel masks -------------------------------------------------------------------------------
+class MaskFileError(CorruptFileError):
+    """A pixel-mask file cannot be read: missing, in no mask format snapcal knows, malformed or truncated."""
+
+
+class MaskSizeError(MaskFileError):
+    """A mask does not fit the mode's pixels: a wrong pixel count, or ids outside them (native ids in a Lite mask)."""
+
+
+class MaskInstrumentError(MaskFileError):
+    """A mask file names another instrument, or SNAP in the other pixel mode (SNAPLite for a native mask)."""
