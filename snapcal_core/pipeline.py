@@ -18,6 +18,7 @@ from snapcal_core.io.diffcal import DiffCalTable, read_diffcal, write_diffcal
 from snapcal_core.models import DetectorState, validate_run_number
 from snapcal_core.instrument.types import GroupParameters
 from snapcal_core.recipe.align import GroupShift, shift_table
+from snapcal_core.recipe.faulty import mask_summary
 from snapcal_core.recipe.calibrate import (
     GroupStep,
     RecipeSettings,
@@ -55,6 +56,10 @@ class RunRef(BaseModel):
     raw_path: str
     state: DetectorState
     state_id: str
+
+
+#: Why each pixel is masked (recipe/faulty.py MaskReason), written by the last pixel iteration.
+MASK_REASON_FILE = "mask_reason.npy"
 
 
 class PixelStep(BaseModel):
@@ -111,6 +116,8 @@ def pixel_step(events_path: str, request: CalibrationRequest, *, table_in: str, 
                        use=result.use, instrument_name=table.instrument_name)
     path = write_diffcal(work_dir / f"table_pixel_{iteration:02d}.h5", out)
     np.save(work_dir / f"offsets_{iteration:02d}.npy", result.offsets_bins)
+    if loop.done and result.mask_reason is not None:
+        np.save(work_dir / MASK_REASON_FILE, result.mask_reason)  # beside the table: finish_step reads it
     return PixelStep(table_path=str(path), stats=stats, done=loop.done, stop_reason=result.stop_reason,
                      converged=result.converged)
 
@@ -193,6 +200,9 @@ def finish_step(events_path: str, request: CalibrationRequest, *, table_path: st
     summary = write_result(result, out_folder, run_number=events.metadata.run_number, sample=load_sample(request.sample).name,
                            grouping=grouping.name, lite=request.lite, state_id=events.metadata.state.state_id(),
                            settings=request.recipe)
-    summary = summary.model_copy(update={"iterations": iterations, "stop_reason": stop_reason, "converged": converged})
+    reasons = Path(table_path).with_name(MASK_REASON_FILE)
+    masked = mask_summary(reason=np.load(reasons), group_of_pixel=grouping.group_of_pixel) if reasons.is_file() else []
+    summary = summary.model_copy(update={"iterations": iterations, "stop_reason": stop_reason, "converged": converged,
+                                         "masked": masked})
     (out_folder / "result.json").write_text(summary.model_dump_json(indent=1))
     return summary

@@ -23,6 +23,7 @@ from pydantic import BaseModel, Field
 from snapcal_core.errors import CalibrationError
 from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.recipe import pixel_kernels as k
+from snapcal_core.recipe.faulty import FaultySettings, MaskReason, faulty_pixels
 from snapcal_core.recipe.types import GroupPeakList
 
 FWHM_PER_HALF_DD = 2.35482 * 0.5
@@ -35,7 +36,8 @@ class PixelCalibrationSettings(BaseModel):
     max_iterations: int = Field(5, description="Hard limit on iterations")
     max_offset_bins: float = Field(10.0, description="Mask pixels whose final |offset| exceeds this")
     min_counts: int = Field(20, description="Mask pixels with fewer counts in the reference windows")
-    max_newly_masked_fraction: float = Field(0.15, description="Error if more pixels than this are newly masked")
+    max_newly_masked_fraction: float = Field(0.15, description="Error if the loop's failed fits mask more pixels "
+                                             "than this (faulty pixels found before the loop not counted)")
     n_reference_peaks: int = Field(4, description="How many of a group's strongest peaks the CC uses")
     bins_per_resolution: float = Field(10.0, description="Log step = -(min dd/d) / this")
     max_shift_fwhm: float = Field(2.5, description="CC search range, in FWHM of the group's largest peak")
@@ -43,6 +45,7 @@ class PixelCalibrationSettings(BaseModel):
         "auto", description="Focus the group step with held-out constants (recipe/held_out.py); auto: sparse pixels")
     held_out_below_events: float = Field(
         400.0, description="auto: held out when the median grouped pixel has fewer events than this (native mode)")
+    faulty: FaultySettings = Field(FaultySettings(), description="Dead, hot and noisy pixels found before the loop")
 
 
 class PixelIteration(BaseModel):
@@ -86,6 +89,8 @@ class PixelCalibrationResult:
     iterations: list[PixelIteration] = field(default_factory=list)
     converged: bool = False
     stop_reason: str = ""
+    #: Why each pixel is masked (MaskReason, uint8; NONE where it is used); set by the loop.
+    mask_reason: np.ndarray | None = field(default=None, repr=False)
 
 
 def log_step_for(peaks: Sequence[GroupPeakList], *, bins_per_resolution: float) -> float:
@@ -137,12 +142,24 @@ def pixel_iteration(
     use: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One histogram + cross-correlation pass: offsets (bins), their sigma, bound, failures, counts."""
+    hist = window_histograms(events=events, row_group=row_group, windows=windows, difc=difc, table=table, use=use)
+    return correlate(hist, row_group=row_group, windows=windows, use=use)
+
+
+def window_histograms(*, events: SortedEvents, row_group: np.ndarray, windows: PixelWindows, difc: np.ndarray,
+                      table: DiffCalTable, use: np.ndarray) -> np.ndarray:
+    """Every pixel's log-d histogram in its group's windows (one row per pixel)."""
     ok = (row_group >= 0) & (use > 0)
     group_difc = np.bincount(row_group[ok], weights=difc[ok], minlength=len(windows.group_ids)) / np.maximum(
         1, np.bincount(row_group[ok], minlength=len(windows.group_ids)))
-    hist = k.window_histograms(events.tof_us, events.start, row_group, difc, table.difa, table.tzero, group_difc,
-                               windows.d, windows.lo, windows.nbins, windows.offset, windows.count, 1.0 / abs(windows.log_step),
-                               windows.row_len)
+    return k.window_histograms(events.tof_us, events.start, row_group, difc, table.difa, table.tzero, group_difc,
+                               windows.d, windows.lo, windows.nbins, windows.offset, windows.count,
+                               1.0 / abs(windows.log_step), windows.row_len)
+
+
+def correlate(hist: np.ndarray, *, row_group: np.ndarray, windows: PixelWindows, use: np.ndarray,
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cross-correlate each pixel's histogram with its group's sum over the pixels in use."""
     reference = k.group_sums(hist, row_group, use, len(windows.group_ids))
     offset, sigma, bound, failed = k.cross_correlate(hist, reference, row_group, use, windows.nbins, windows.offset,
                                                      windows.count, windows.max_lag)
@@ -168,6 +185,7 @@ class PixelLoop:
     group_of_pixel: np.ndarray
     settings: PixelCalibrationSettings
     result: PixelCalibrationResult
+    faulty: np.ndarray | None = None  # MaskReason per pixel found before the first correlation
     previous_median: float = np.inf
     done: bool = False
 
@@ -197,8 +215,11 @@ def run_iteration(loop: PixelLoop, iteration: int) -> PixelIteration:
     """One iteration: histogram, correlate, mask failures, update DIFC, decide whether to stop."""
     r, w, settings = loop.result, loop.windows, loop.settings
     in_group = loop.row_group >= 0
-    offset, sigma, bound, failed, counts = pixel_iteration(events=loop.events, row_group=loop.row_group, windows=w,
-                                                           difc=r.difc, table=loop.table, use=r.use)
+    hist = window_histograms(events=loop.events, row_group=loop.row_group, windows=w, difc=r.difc, table=loop.table,
+                             use=r.use)
+    if loop.faulty is None:
+        screen_faulty(loop, window_counts=hist.sum(axis=1))
+    offset, sigma, bound, failed, counts = correlate(hist, row_group=loop.row_group, windows=w, use=r.use)
     r.use[in_group & (failed | (counts < settings.min_counts) | ~np.isfinite(offset))] = 0
     ok = in_group & (r.use > 0)
     r.difc[ok] *= (1.0 + abs(w.log_step)) ** (-offset[ok])
@@ -218,9 +239,28 @@ def run_iteration(loop: PixelLoop, iteration: int) -> PixelIteration:
     return stats
 
 
+def screen_faulty(loop: PixelLoop, *, window_counts: np.ndarray) -> None:
+    """Mask the dead, hot and noisy pixels (recipe/faulty.py) before the first correlation."""
+    counts = np.diff(loop.events.start)[: loop.group_of_pixel.shape[0]]
+    reason = faulty_pixels(counts=counts, window_counts=window_counts,
+                           group_of_pixel=np.where(loop.row_group >= 0, loop.group_of_pixel, 0),
+                           settings=loop.settings.faulty)
+    reason[loop.input_masked] = MaskReason.NONE  # already masked: the user's reason stands
+    loop.faulty = reason
+    loop.result.use[reason > 0] = 0
+
+
 def finish_loop(loop: PixelLoop) -> PixelCalibrationResult:
-    """Mask pixels still far off after the last iteration; error if too many were newly masked."""
-    _mask_unconverged(loop.result, loop.row_group >= 0, loop.input_masked, loop.settings, loop.group_of_pixel)
+    """Mask pixels still far off after the last iteration; error if too many were newly masked; every
+    masked pixel's reason."""
+    faulty = loop.faulty if loop.faulty is not None else np.zeros(loop.group_of_pixel.shape[0], np.uint8)
+    _mask_unconverged(loop.result, loop.row_group >= 0, loop.input_masked | (faulty > 0), loop.settings,
+                      loop.group_of_pixel)
+    reason = faulty.copy()
+    masked = (loop.row_group >= 0) & (loop.result.use == 0)
+    reason[masked & loop.input_masked] = MaskReason.USER
+    reason[masked & (reason == MaskReason.NONE)] = MaskReason.FAILED_FIT
+    loop.result.mask_reason = reason
     return loop.result
 
 

@@ -15,6 +15,7 @@ from snapcal_core.io.diffcal import DiffCalTable, read_diffcal, write_diffcal
 from snapcal_core.recipe.align import GroupShift
 from snapcal_core.recipe.calibrate import CalibrationResult, RecipeSettings
 from snapcal_core.recipe.difc_fit import DifcFit
+from snapcal_core.recipe.faulty import MaskSummary, mask_summary
 from snapcal_core.recipe.metrics import GroupMetrics
 from snapcal_core.recipe.peakfit import PeakFit
 from snapcal_core.recipe.pixel import PixelIteration
@@ -56,6 +57,8 @@ class ResultSummary(BaseModel):
     folder: str
     held_out_focus: bool = Field(False, description="Group step focused each half of the events with the other "
                                  "half's constants (sparse pixels; recipe/held_out.py)")
+    masked: list[MaskSummary] = Field(default_factory=list, description="Masked pixels per group and reason "
+                                      "(dead, hot, noisy found before the pixel loop; failed fits; the user's)")
 
 
 def summarize(result: CalibrationResult, *, run_number: int, sample: str, grouping: str, lite: bool, state_id: str,
@@ -72,7 +75,14 @@ def summarize(result: CalibrationResult, *, run_number: int, sample: str, groupi
         iterations=result.iterations, converged=result.pixel.converged if result.pixel else None,
         stop_reason=result.pixel.stop_reason if result.pixel else "pixel step skipped",
         n_pixels=int(in_group.sum()), n_masked=int((in_group & (result.table.use == 0)).sum()), groups=groups,
-        folder=str(folder), held_out_focus=result.held_out_focus)
+        folder=str(folder), held_out_focus=result.held_out_focus, masked=_masked(result))
+
+
+def _masked(result: CalibrationResult) -> list[MaskSummary]:
+    reason = result.pixel.mask_reason if result.pixel is not None else None
+    if reason is None or reason.shape != result.table.group.shape:
+        return []
+    return mask_summary(reason=reason, group_of_pixel=result.table.group)
 
 
 def write_result(result: CalibrationResult, folder: Path, **summary_fields) -> ResultSummary:
@@ -89,6 +99,8 @@ def write_result(result: CalibrationResult, folder: Path, **summary_fields) -> R
                 f.create_dataset("pixel/offsets_bins", data=result.pixel.offsets_bins)
                 f.create_dataset("pixel/difc_uncertainty", data=result.pixel.difc_uncertainty)
                 f.create_dataset("pixel/counts_in_windows", data=result.pixel.counts_in_windows)
+                if result.pixel.mask_reason is not None:
+                    f.create_dataset("pixel/mask_reason", data=result.pixel.mask_reason)
             f.create_dataset("initial/difc", data=result.initial_table.difc)
         summary = summarize(result, folder=folder, **summary_fields)
         (tmp / SUMMARY_FILE).write_text(summary.model_dump_json(indent=1))

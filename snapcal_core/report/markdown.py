@@ -24,6 +24,14 @@ def report_markdown(summary: ResultSummary, *, iteration: int, comparisons: dict
         lines.append(f"| {g.group_id} | {g.two_theta_deg:.1f} | {m.n_peaks_fitted}/{m.n_peaks_attempted} | "
                      f"{_f(g.difc_fit.difc, '.2f')} +- {_f(g.difc_fit.difc_error, '.2f')} | {_f(g.tzero_us, '.2f')} | "
                      f"{_f(m.sigma_mean, '.5f')} | {_f(m.strain_mean, '.2f')} | {_f(m.relative_strain_ppm_mean, '.1f')} |")
+    if any(m.n_masked for m in summary.masked):
+        reasons = sorted({r for m in summary.masked for r in m.by_reason})
+        lines += ["", "Masked pixels per group (reason: dead, hot, noisy found from the data before the pixel loop; "
+                  "failed_fit by the loop; user: the input mask):", "",
+                  "| group | pixels | masked | fraction | " + " | ".join(reasons) + " |",
+                  "| ---: | ---: | ---: | ---: | " + " | ".join("---:" for _ in reasons) + " |"]
+        lines += [f"| {m.group_id} | {m.n_pixels} | {m.n_masked} | {m.fraction:.1%} | "
+                  + " | ".join(str(m.by_reason.get(r, 0)) for r in reasons) + " |" for m in summary.masked]
     for label, changes in comparisons.items():
         lines += ["", f"DIFC change vs {label} (ppm, per pixel):", "",
                   "| group | mean | std | max abs | pixels |", "| ---: | ---: | ---: | ---: | ---: |"]

@@ -5,6 +5,7 @@ import pytest
 
 from snapcal_core.errors import CalibrationError
 from snapcal_core.io.diffcal import DiffCalTable
+from snapcal_core.recipe.faulty import FaultySettings, MaskReason
 from snapcal_core.recipe.pixel import PixelCalibrationSettings, calibrate_pixels
 from snapcal_core.recipe.pixel_kernels import sort_by_pixel, window_histograms
 from snapcal_core.recipe.types import GroupPeakList, PredictedPeak
@@ -54,13 +55,24 @@ def test_loop_recovers_relative_difc_with_honest_uncertainties():
     assert np.nanstd(err) < 1.6 * np.sqrt(np.nanmean(result.statistical_bound**2))
 
 
-def test_dead_pixels_are_masked_and_too_many_is_an_error():
+def test_dead_pixels_are_masked_as_dead_before_the_loop_and_do_not_count_as_failed_fits():
     pixel, tof, group, peaks, table, truth = synthetic(dead=(3, 250))
     result = calibrate_pixels(pixel=pixel, tof_us=tof, group_of_pixel=group, peaks=peaks, table=table)
     assert result.use[3] == 0 and result.use[250] == 0 and result.use.sum() == 598
+    assert result.mask_reason[3] == result.mask_reason[250] == MaskReason.DEAD
+    assert np.count_nonzero(result.mask_reason) == 2
     pixel, tof, group, peaks, table, truth = synthetic(dead=tuple(range(0, 600, 5)))
+    result = calibrate_pixels(pixel=pixel, tof_us=tof, group_of_pixel=group, peaks=peaks, table=table)
+    assert np.count_nonzero(result.mask_reason == MaskReason.DEAD) == 120 and result.use.sum() == 480
+
+
+def test_too_many_failed_fits_is_an_error():
+    """SNAPRed's rule: more than 15 % of the pixels newly masked by the loop (here: dead pixels the
+    screening is told not to look for, so the correlation fails on them)."""
+    pixel, tof, group, peaks, table, truth = synthetic(dead=tuple(range(0, 600, 5)))
+    no_screen = PixelCalibrationSettings(faulty=FaultySettings(detect=False))
     with pytest.raises(CalibrationError, match=r"masked 120 of 600 pixels"):
-        calibrate_pixels(pixel=pixel, tof_us=tof, group_of_pixel=group, peaks=peaks, table=table)
+        calibrate_pixels(pixel=pixel, tof_us=tof, group_of_pixel=group, peaks=peaks, table=table, settings=no_screen)
 
 
 def test_far_off_pixel_is_masked():
