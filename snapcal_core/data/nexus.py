@@ -7,6 +7,12 @@ per 60 Hz pulse) and ``event_index`` uint64 (first event of each pulse); ``run_n
 ``start_time``, ``end_time``, ``duration``, ``proton_charge``; ``DASlogs`` (NXcollection) of
 NXlog groups with ``value`` and ``time``. ``/entry`` also carries ``pixel_mode`` = ``native`` or
 ``lite`` so a reader knows which ids it holds.
+
+By default each bank's events are spread evenly over the pulses by their position in the bank
+(:func:`pulse_index`). A writer made with ``explicit_pulses=True`` instead takes a pulse number
+with every event and writes ``event_index`` from the counts per pulse. Extra NXevent_data groups
+(the DAS's ``bank_error_events``, ``bank_unmapped_events``) are written only when added with
+:meth:`EventFileWriter.add_event_group`.
 """
 
 from __future__ import annotations
@@ -42,6 +48,11 @@ def _string(group: h5py.Group, name: str, text: str) -> None:
 def end_time_iso(start_time: str, duration_s: float) -> str:
     """ISO end time ``start + duration``."""
     return (dt.datetime.fromisoformat(start_time) + dt.timedelta(seconds=duration_s)).isoformat()
+
+
+def pulse_count(duration_s: float) -> int:
+    """Number of 60 Hz pulses of a run lasting ``duration_s`` (at least one)."""
+    return max(1, int(round(duration_s * PULSE_HZ)))
 
 
 def pulse_index(*, n_events: int, n_pulses: int) -> np.ndarray:
@@ -90,6 +101,10 @@ class EventFileWriter:
     Use as a context manager: an exception inside the ``with`` block discards the temporary
     file. Events are buffered per bank and written in whole chunks of ``chunk_events``; with
     ``compression`` (gzip level 1 by default) the chunks are byte-shuffled before deflate.
+
+    With ``explicit_pulses`` every :meth:`append` gives each event's pulse (0..``n_pulses``-1);
+    within a bank the pulses must never go backwards (append in pulse order), and
+    ``event_index`` is the running count of the bank's events per pulse.
     """
 
     def __init__(
@@ -105,6 +120,7 @@ class EventFileWriter:
         compression: str | None = "gzip",
         lite: bool = False,
         chunk_events: int = 1 << 20,
+        explicit_pulses: bool = False,
     ) -> None:
         if duration_s <= 0:
             raise ValueError(f"duration_s must be positive, got {duration_s}")
@@ -117,6 +133,12 @@ class EventFileWriter:
         self._meta = dict(run_number=run_number, title=title, start_time=start_time, duration_s=float(duration_s),
                           proton_charge=float(proton_charge), das_logs=dict(das_logs))
         self._buffers = [_BankBuffer() for _ in BANK_NAMES]
+        #: Pulses of the run (``event_time_zero`` has one entry per pulse).
+        self.n_pulses = pulse_count(float(duration_s))
+        self._explicit_pulses = bool(explicit_pulses)
+        self._pulse_counts = np.zeros((N_PANELS, self.n_pulses), np.int64) if explicit_pulses else None
+        self._last_pulse = np.zeros(N_PANELS, np.int64)
+        self._extra_groups: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
         self._file = h5py.File(self._tmp, "w")
@@ -135,14 +157,27 @@ class EventFileWriter:
         else:
             self.abort()
 
-    def append(self, event_id: np.ndarray, tof_us: np.ndarray) -> None:
-        """Add events (detector ids, or Lite ids for a Lite copy; TOF in us) of any mix of panels."""
+    def append(self, event_id: np.ndarray, tof_us: np.ndarray, pulse: np.ndarray | None = None) -> None:
+        """Add events (detector ids, or Lite ids for a Lite copy; TOF in us) of any mix of panels.
+
+        ``pulse`` (each event's pulse number) is required by, and only accepted by, a writer made
+        with ``explicit_pulses=True``.
+        """
         if self._closed:
             raise ValueError(f"writer of {self.path} is already closed")
+        if (pulse is not None) != self._explicit_pulses:
+            raise ValueError("a writer made with explicit_pulses=True needs a pulse per event" if self._explicit_pulses
+                             else "pulse given to a writer that spreads events evenly (explicit_pulses=False)")
         event_id = np.asarray(event_id).ravel()
         tof_us = np.asarray(tof_us, dtype=np.float32).ravel()
         if event_id.shape != tof_us.shape:
             raise ValueError(f"event_id {event_id.shape} and tof_us {tof_us.shape} differ in shape")
+        if pulse is not None:
+            pulse = np.asarray(pulse).ravel()
+            if pulse.shape != event_id.shape:
+                raise ValueError(f"pulse {pulse.shape} and event_id {event_id.shape} differ in shape")
+            if pulse.size and (pulse.min() < 0 or pulse.max() >= self.n_pulses):
+                raise ValueError(f"pulse numbers must lie in 0..{self.n_pulses - 1}")
         if event_id.size == 0:
             return
         n_ids = N_PANELS * self._pixels_per_panel
@@ -154,12 +189,40 @@ class EventFileWriter:
         order = np.argsort(panel, kind="stable")  # radix sort for uint8: O(n), keeps append order per bank
         bounds = np.searchsorted(panel[order], np.arange(N_PANELS + 1))
         ids, tofs = event_id[order], tof_us[order]
+        if pulse is not None:
+            self._count_pulses(pulse.astype(np.int64, copy=False)[order], bounds)
         for k in range(N_PANELS):
             lo, hi = bounds[k], bounds[k + 1]
             if hi > lo:
                 self._buffers[k].add(ids[lo:hi], tofs[lo:hi])
                 if self._buffers[k].n >= self._chunk:
                     self._flush(k, self._buffers[k].n // self._chunk * self._chunk)
+
+    def _count_pulses(self, pulses: np.ndarray, bounds: np.ndarray) -> None:
+        """Add the pulses of each bank's new events (sorted by bank) to the per-pulse counts."""
+        slices = [pulses[bounds[k]:bounds[k + 1]] for k in range(N_PANELS)]
+        for k, p in enumerate(slices):  # check every bank before counting any
+            if p.size and (p[0] < self._last_pulse[k] or np.any(p[1:] < p[:-1])):
+                raise ValueError(f"pulses of {BANK_NAMES[k]} go backwards: append events in pulse order")
+        for k, p in enumerate(slices):
+            if p.size:
+                self._pulse_counts[k] += np.bincount(p, minlength=self.n_pulses)
+                self._last_pulse[k] = p[-1]
+
+    def add_event_group(self, name: str, event_id: np.ndarray, tof_us: np.ndarray) -> None:
+        """Write one more NXevent_data group ``/entry/<name>`` (e.g. ``bank_error_events``) at close.
+
+        Its events are spread evenly over the pulses; its ids are not checked against the instrument.
+        """
+        if self._closed:
+            raise ValueError(f"writer of {self.path} is already closed")
+        if name in self._file["entry"] or name in self._extra_groups:
+            raise ValueError(f"event group {name!r} already exists in {self.path}")
+        event_id = np.asarray(event_id, dtype=np.uint32).ravel()
+        tof_us = np.asarray(tof_us, dtype=np.float32).ravel()
+        if event_id.shape != tof_us.shape:
+            raise ValueError(f"event_id {event_id.shape} and tof_us {tof_us.shape} differ in shape")
+        self._extra_groups[name] = (event_id, tof_us)
 
     def _dataset_options(self, n_expected: int) -> dict:
         opts: dict = dict(chunks=(max(1, min(self._chunk, n_expected)),), maxshape=(None,))
@@ -186,19 +249,36 @@ class EventFileWriter:
             ds.resize((start + values.size,))
             ds[start:] = values
 
+    def _bank_event_index(self, k: int, n: int) -> np.ndarray:
+        """``event_index`` of bank ``k`` holding ``n`` events: even spread, or from the explicit pulses."""
+        if not self._explicit_pulses:
+            return pulse_index(n_events=n, n_pulses=self.n_pulses)
+        counts = self._pulse_counts[k]
+        return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.uint64)
+
+    def _write_pulses(self, group: h5py.Group, event_index: np.ndarray, pulse_times: np.ndarray, n: int) -> None:
+        opts = {"compression": self._compression} if self._compression else {}
+        group.create_dataset("event_time_zero", data=pulse_times, **opts)
+        group["event_time_zero"].attrs["units"] = np.bytes_("second")
+        group["event_time_zero"].attrs["offset"] = np.bytes_(self._meta["start_time"])
+        group.create_dataset("event_index", data=event_index, **opts)
+        group.create_dataset("total_counts", data=np.array([n], dtype=np.uint64))
+
     def _finish_banks(self) -> None:
-        duration = self._meta["duration_s"]
-        n_pulses = max(1, int(round(duration * PULSE_HZ)))
+        n_pulses = self.n_pulses
         pulse_times = np.arange(n_pulses, dtype=np.float64) / PULSE_HZ
         for k, group in enumerate(self._banks):
             self._flush(k, self._buffers[k].n)
             n = group["event_id"].shape[0]
-            opts = {"compression": self._compression} if self._compression else {}
-            group.create_dataset("event_time_zero", data=pulse_times, **opts)
-            group["event_time_zero"].attrs["units"] = np.bytes_("second")
-            group["event_time_zero"].attrs["offset"] = np.bytes_(self._meta["start_time"])
-            group.create_dataset("event_index", data=pulse_index(n_events=n, n_pulses=n_pulses), **opts)
-            group.create_dataset("total_counts", data=np.array([n], dtype=np.uint64))
+            self._write_pulses(group, self._bank_event_index(k, n), pulse_times, n)
+        entry = self._file["entry"]
+        for name, (ids, tofs) in self._extra_groups.items():
+            group = _nx(entry.create_group(name), "NXevent_data")
+            opts = self._dataset_options(ids.size)
+            group.create_dataset("event_id", data=ids, **opts)
+            group.create_dataset("event_time_offset", data=tofs, **opts)
+            group["event_time_offset"].attrs["units"] = np.bytes_("microsecond")
+            self._write_pulses(group, pulse_index(n_events=ids.size, n_pulses=n_pulses), pulse_times, ids.size)
 
     def _write_metadata(self) -> None:
         entry = self._file["entry"]

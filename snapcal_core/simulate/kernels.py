@@ -40,3 +40,29 @@ def bragg_tof_kernel(
         else:
             tail = -expo[i] / alpha
         out_tof[i] = t0 + gauss[i] * sigma_rel[p] * t0 + tail
+
+
+@numba.njit(nogil=True, cache=True)
+def insert_sorted_kernel(old, at, new, out):
+    """``out`` = ``old`` with ``new[j]`` placed before ``old[at[j]]`` (``at`` sorted, as ``np.insert``),
+    in one pass: ``out.size == old.size + new.size``."""
+    j = 0
+    k = 0
+    for i in range(old.shape[0] + 1):
+        while j < at.shape[0] and at[j] == i:
+            out[k] = new[j]
+            k += 1
+            j += 1
+        if i < old.shape[0]:
+            out[k] = old[i]
+            k += 1
+
+
+def insert_sorted(old: np.ndarray, at: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """``np.insert(old, at, new)`` for sorted ``at`` in ``[0, old.size]`` (the result has ``old``'s dtype)."""
+    at = np.ascontiguousarray(at, dtype=np.int64)
+    if at.size and (at[0] < 0 or at[-1] > old.size or np.any(at[1:] < at[:-1])):
+        raise ValueError("insert positions must be sorted and lie in 0..len(old)")
+    out = np.empty(old.size + at.size, dtype=old.dtype)
+    insert_sorted_kernel(old, at, np.ascontiguousarray(new, dtype=old.dtype), out)
+    return out

@@ -9,7 +9,8 @@ Model (documented choices):
 - TOF profile: Gaussian with :math:`\\sigma_T = \\tfrac12 (\\Delta d/d)_p T` (the width SNAPRed's
   windows assume) convolved with a back-to-back exponential, decay
   :math:`\\beta_T = 0.02 + 0.05/d^4` per us (SCIENCE.md) and rise :math:`\\alpha_T = 8 \\beta_T`;
-- background: a fraction of the events, pixels by solid angle, wavelength by :math:`\\phi`.
+- background: a fraction of the events, pixels by solid angle, wavelength by :math:`\\phi`;
+- a detector's efficiency (:mod:`~snapcal_core.simulate.nuisances`) multiplies :math:`w_p`.
 """
 
 from __future__ import annotations
@@ -63,11 +64,18 @@ class PixelTables:
 
 
 def pixel_tables(
-    geometry: InstrumentGeometry, *, reflections: tuple[Reflection, ...], arc_deg: tuple[float, float], wavelength_angstrom: float
+    geometry: InstrumentGeometry, *, reflections: tuple[Reflection, ...], arc_deg: tuple[float, float],
+    wavelength_angstrom: float, efficiency: np.ndarray | None = None,
 ) -> PixelTables:
-    """Build the per-pixel sampling tables for one state and calibrant."""
+    """Build the per-pixel sampling tables for one state and calibrant.
+
+    ``efficiency`` (relative, per pixel; 0 = records no neutron) multiplies both the Bragg and the
+    background weight of each pixel; None leaves the tables of a perfect detector untouched.
+    """
     sin_theta = np.sin(0.5 * geometry.two_theta_rad)
     weight = solid_angle_weight(geometry, arc_deg=arc_deg)
+    if efficiency is not None:
+        weight = weight * np.asarray(efficiency, dtype=np.float64)
     lo, hi = wavelength_band_angstrom(wavelength_angstrom=wavelength_angstrom)
     bragg = np.zeros(geometry.n_pixels)
     for r in reflections:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from snapcal_core.calibrant.reflections import reflections
 from snapcal_core.constants import (
+    L1_M,
     N_PANELS,
     PIXELS_PER_PANEL,
     REFERENCE_ARC_DEG,
@@ -20,7 +22,7 @@ from snapcal_core.constants import (
     TOF_PER_M_ANGSTROM_US,
 )
 from snapcal_core.data.locate import raw_file_path
-from snapcal_core.data.nexus import EventFileWriter
+from snapcal_core.data.nexus import EventFileWriter, pulse_count
 from snapcal_core.data.state import state_logs
 from snapcal_core.errors import SnapcalError
 from snapcal_core.instrument.band import wavelength_band_angstrom
@@ -30,6 +32,7 @@ from snapcal_core.models import DetectorState, validate_run_number
 from snapcal_core.settings import SnapcalSettings, get_settings
 from snapcal_core.simulate import physics
 from snapcal_core.simulate.kernels import bragg_tof_kernel
+from snapcal_core.simulate.nuisances import Nuisances, plan_nuisances
 from snapcal_core.simulate.truth import perturbed_truth, truth_path
 
 #: Calibrant names the simulator knows -> NCrystal material.
@@ -58,9 +61,13 @@ class SimulatedRun(BaseModel):
     truth_path: str
     state_id: str
     state: DetectorState
-    n_events: int
+    n_events: int = Field(description="Events written into the 18 detector banks (n_events asked for, plus "
+                          "the nuisances' hot, burst, edge and prompt events)")
     events_per_panel: list[int] = Field(description="Events written into each of the 18 banks")
     seed: int
+    nuisances: Nuisances = Field(default_factory=Nuisances, description="Detector nuisances simulated (none by default)")
+    nuisance_events: dict[str, int] = Field(default_factory=dict, description="Events each nuisance added: hot, edge, "
+                                            "prompt, burst (detector banks), bank_error_events, bank_unmapped_events")
 
 
 def _chunk_events(
@@ -103,10 +110,16 @@ def simulate_run(
     compression: str | None = "gzip",
     overwrite: bool = False,
     settings: SnapcalSettings | None = None,
+    nuisances: Nuisances | None = None,
 ) -> SimulatedRun:
     """Write ``SNAP_<run>.nxs.h5`` (native ids) and ``SNAP_<run>.truth.h5`` into the facility tree.
 
     Deterministic by ``seed``: chunk c draws from ``SeedSequence(seed, spawn_key=(c,))``.
+    ``nuisances`` (:class:`~snapcal_core.simulate.nuisances.Nuisances`, none by default) adds dead,
+    hot and bursting pixels, noisy edges, efficiency, the prompt pulse and error/unmapped events,
+    from streams of their own; the truth then also holds ``nuisance``, ``efficiency`` and
+    ``hot_rate`` per pixel (:func:`~snapcal_core.simulate.truth.truth_nuisance`). Without any, the
+    files are those of a perfect detector, unchanged.
     """
     run_number = validate_run_number(run_number)
     ipts = validate_run_number(ipts)
@@ -124,28 +137,51 @@ def simulate_run(
     truth = perturbed_truth(geometry, seed=seed, panel_offset_std=panel_offset_std,
                             pixel_scatter_std=pixel_scatter_std, tzero_us=tzero_us, difa=difa)
     refl = reflections(SAMPLE_MATERIALS[sample])
-    tables = physics.pixel_tables(geometry, reflections=refl, arc_deg=arc_deg, wavelength_angstrom=wavelength_angstrom)
     band = wavelength_band_angstrom(wavelength_angstrom=wavelength_angstrom)
+    duration = max(1.0, n_events / EVENTS_PER_SECOND_OF_BEAM)
+    nuisances = nuisances or Nuisances()
+    plan = plan_nuisances(nuisances, seed=seed, n_events=n_events, n_pulses=pulse_count(duration),
+                          l_total_m=L1_M + geometry.l2_m, band_angstrom=band) if nuisances.active else None
+    tables = physics.pixel_tables(geometry, reflections=refl, arc_deg=arc_deg, wavelength_angstrom=wavelength_angstrom,
+                                  efficiency=plan.neutron_efficiency if plan else None)
     lam_grid, lam_cdf = physics.wavelength_cdf(wavelength_angstrom=wavelength_angstrom)
     refl_d = np.array([r.d_angstrom for r in refl])
     refl_intensity = np.array([r.f2_barn * r.multiplicity * r.d_angstrom**4 for r in refl])
-    duration = max(1.0, n_events / EVENTS_PER_SECOND_OF_BEAM)
     per_panel = np.zeros(N_PANELS, dtype=np.int64)
+    added: dict[str, int] = {}
     writer = EventFileWriter(
         raw, run_number=run_number, title=f"{SAMPLE_TITLES[sample]} calibrant (snapcal simulation, seed {seed})",
         start_time=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc).isoformat(), duration_s=duration,
         proton_charge=duration * 1.0e13 / 3600.0, das_logs=state_logs(state), compression=compression,
+        explicit_pulses=bool(plan and plan.explicit_pulses),
     )
+    n_chunks = -(-n_events // CHUNK_EVENTS)
     with writer:
         for c, start in enumerate(range(0, n_events, CHUNK_EVENTS)):
             rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(c,)))
             ids, tof = _chunk_events(rng, min(CHUNK_EVENTS, n_events - start), tables=tables, truth=truth,
                                      refl_d=refl_d, refl_intensity=refl_intensity, band=band,
                                      lam_grid=lam_grid, lam_cdf=lam_cdf)
+            pulse = None
+            if plan is not None:
+                ids, tof, pulse, counts = plan.add_to_chunk(c, n_chunks, ids, tof, background_cdf=tables.background_cdf)
+                for name, n in counts.items():
+                    added[name] = added.get(name, 0) + n
             per_panel += np.bincount(ids // PIXELS_PER_PANEL, minlength=N_PANELS)
-            writer.append(ids, tof)
+            if pulse is None:
+                writer.append(ids, tof)
+            else:
+                writer.append(ids, tof, pulse)
+        if plan is not None:
+            if added.get("burst", 0) != plan.burst_id.size:
+                raise SnapcalError(f"internal: {added.get('burst', 0)} of {plan.burst_id.size} burst events placed")
+            for name, (ids, tof) in plan.diagnostic_events().items():
+                writer.add_event_group(name, ids, tof)
+                added[name] = int(ids.size)
+            truth = dataclasses.replace(truth, extra={**truth.extra, **plan.truth_columns()})
         write_diffcal(truth_path(raw), truth)
     return SimulatedRun(
         run_number=run_number, ipts=ipts, sample=sample, raw_path=str(raw), truth_path=str(truth_path(raw)),
-        state_id=state.state_id(), state=state, n_events=n_events, events_per_panel=per_panel.tolist(), seed=seed,
+        state_id=state.state_id(), state=state, n_events=int(per_panel.sum()), events_per_panel=per_panel.tolist(),
+        seed=seed, nuisances=nuisances, nuisance_events=added,
     )

@@ -45,3 +45,20 @@ def test_not_a_diffcal_file_names_the_file(tmp_path):
     (tmp_path / "junk.h5").write_bytes(b"not hdf5")
     with pytest.raises(CorruptFileError, match="junk.h5"):
         read_diffcal(tmp_path / "junk.h5")
+
+
+def test_extra_columns_round_trip_with_their_dtype_and_follow_the_detid_sort(tmp_path):
+    detid = np.array([3, 0, 2, 1], np.int32)
+    flags = np.array([8, 1, 0, 2], np.uint8)
+    eff = np.array([0.5, 1.25, 0.0, 2.0], np.float32)
+    table = DiffCalTable.from_difc(np.arange(4.0) + 1, extra={"nuisance": flags, "efficiency": eff})
+    table = DiffCalTable(detid=detid, difc=table.difc, difa=table.difa, tzero=table.tzero, group=table.group,
+                         use=table.use, extra=table.extra)
+    back = read_diffcal(write_diffcal(tmp_path / "t.h5", table))
+    order = np.argsort(detid)
+    assert set(back.extra) == {"nuisance", "efficiency"}
+    assert back.extra["nuisance"].dtype == np.uint8 and back.extra["efficiency"].dtype == np.float32
+    np.testing.assert_array_equal(back.extra["nuisance"], flags[order])
+    np.testing.assert_array_equal(back.extra["efficiency"], eff[order])
+    again = read_diffcal(write_diffcal(tmp_path / "t2.h5", back))
+    np.testing.assert_array_equal(again.extra["nuisance"], back.extra["nuisance"])
