@@ -118,6 +118,7 @@ def calibrate(
     author: str = typer.Option("", "--author", help="Author recorded with --approve"),
     interactive: bool = typer.Option(False, "--interactive", help="Decide at the terminal prompt"),
     pause_timeout: int = typer.Option(3600, "--pause-timeout", help="Seconds to wait for a decision"),
+    mask: Path = typer.Option(None, "--mask", help="Pixel mask file masked from the start"),
 ) -> None:
     """Calibrate a run with approval, and save the accepted calibration in the store."""
     from prefect.flow_runs import resume_flow_run
@@ -131,7 +132,8 @@ def calibrate(
         raise typer.BadParameter("--approve and --gate exclude each other")
     params = CalibrationParameters(run_number=run, sample=sample, grouping=grouping, lite=not native, fit_mode=fit,
                                    skip_pixel=skip_pixel, approval="auto" if approve else "gate" if gate else "manual",
-                                   auto_author=author, pause_timeout_s=pause_timeout)
+                                   auto_author=author, pause_timeout_s=pause_timeout,
+                                   mask_file=str(mask.resolve()) if mask else "")
     _quiet_expected_errors()
     _start_api()
     box: dict = {}

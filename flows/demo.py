@@ -46,7 +46,7 @@ def main() -> None:
     from flows.cli import calibrate
 
     calibrate(run=DEMO_RUN, sample="diamond", grouping="Column", native=False, fit="difc", skip_pixel=False,
-              approve=True, gate=False, author="make demo", interactive=False, pause_timeout=600)
+              approve=True, gate=False, author="make demo", interactive=False, pause_timeout=600, mask=None)
     console.print("Inspect the store with: .venv/bin/snapcal index list ; .venv/bin/snapcal index show 1")
 
 

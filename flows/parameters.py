@@ -32,6 +32,8 @@ class CalibrationParameters(BaseModel):
     crystal_dmin: float = Field(0.4, gt=0, description="Smallest reflection d (angstrom)")
     crystal_dmax: float = Field(100.0, gt=0, description="Largest reflection d (angstrom)")
     skip_pixel: bool = Field(False, description="Skip the pixel cross-correlation loop")
+    mask_file: str = Field("", description="Pixel mask file to apply from the start (SaveDiffCal table, MaskWorkspace "
+                           "NeXus or SaveMask XML); empty: none")
     approval: Literal["manual", "auto", "gate"] = Field(
         "manual", description="manual: pause for a person; auto: accept; gate: accept only if every group passes the quality gate, else pause")
     gate: QualityGate = Field(default_factory=QualityGate, description="Thresholds of the quality gate (approval = gate)")
@@ -45,13 +47,13 @@ class CalibrationParameters(BaseModel):
                                            max_iterations=self.max_iterations),
             peaks=PeakSettings(crystal_d_min_angstrom=self.crystal_dmin, crystal_d_max_angstrom=self.crystal_dmax,
                                fwhm_multiplier_left=self.fwhm_left, fwhm_multiplier_right=self.fwhm_right),
-            peak_fit=PeakFitSettings(profile=self.peak_function))
+            peak_fit=PeakFitSettings(profile=self.peak_function), mask_file=self.mask_file)
         return CalibrationRequest(run_number=self.run_number, sample=self.sample, grouping=self.grouping,
                                   lite=self.lite, recipe=recipe)
 
 
 ITERATE_FIELDS = ("fit_mode", "convergence_threshold_bins", "max_iterations", "peak_function", "fwhm_left",
-                  "fwhm_right", "crystal_dmin", "crystal_dmax", "skip_pixel")
+                  "fwhm_right", "crystal_dmin", "crystal_dmax", "skip_pixel", "mask_file")
 
 
 class Approval(RunInput):
@@ -75,6 +77,7 @@ class Approval(RunInput):
     crystal_dmin: float | None = Field(None, description="Iterate: smallest reflection d")
     crystal_dmax: float | None = Field(None, description="Iterate: largest reflection d")
     skip_pixel: bool | None = Field(None, description="Iterate: skip the pixel loop")
+    mask_file: str | None = Field(None, description="Iterate: pixel mask file (empty: none)")
 
     def changes(self) -> dict:
         return {k: getattr(self, k) for k in ITERATE_FIELDS if getattr(self, k) is not None}

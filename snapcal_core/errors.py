@@ -100,3 +100,7 @@ class MaskSizeError(MaskFileError):
 
 class MaskInstrumentError(MaskFileError):
     """A mask file names another instrument, or SNAP in the other pixel mode (SNAPLite for a native mask)."""
+
+
+class MaskCoversGroupError(GroupingError):
+    """A user mask masks every pixel of a group: the group cannot be calibrated (the message names it)."""

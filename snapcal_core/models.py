@@ -65,6 +65,9 @@ class RunMetadata(BaseModel):
     n_events_in_file: int = Field(0, description="Events of the file's detector banks, before the TOF-band crop")
     n_events_out_of_range: int = Field(0, description="Events whose id is beyond the instrument's pixels (dropped)")
     n_prompt_pulse_events: int = Field(0, description="In-band events removed as prompt pulse (instrument/prompt_pulse.py)")
+    screened_native_pixels: dict[str, int] = Field(default_factory=dict, description="Native pixels masked at load "
+                                                   "per reason (data/screen.py; their events dropped)")
+    n_screened_events: int = Field(0, description="Events in the file of the screened native pixels (dropped)")
     n_error_events: int = Field(0, description="Events in bank_error_events (counted, not used)")
     n_unmapped_events: int = Field(0, description="Events in bank_unmapped_events (counted, not used)")
     missing_banks: tuple[str, ...] = Field((), description="Panel event groups bank<N>_events absent from the file")
@@ -81,6 +84,9 @@ class EventData:
     metadata: RunMetadata
     pulse_index: np.ndarray | None = None  # uint32 per event into pulse_time_s (2**32-1: no pulse); if loaded
     pulse_time_s: np.ndarray | None = None  # float64 per pulse, seconds after metadata.pulse_time_offset
+    #: MaskReason (uint8) of every native pixel screened at load (data/screen.py; their events dropped);
+    #: None when the file was not screened (a Lite copy, or screening off)
+    native_mask_reason: np.ndarray | None = None
 
     @property
     def n_events(self) -> int:

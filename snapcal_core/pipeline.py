@@ -19,6 +19,7 @@ from snapcal_core.models import DetectorState, validate_run_number
 from snapcal_core.instrument.types import GroupParameters
 from snapcal_core.recipe.align import GroupShift, shift_table
 from snapcal_core.recipe.faulty import mask_summary
+from snapcal_core.recipe.user_mask import masked_table, user_mask
 from snapcal_core.recipe.calibrate import (
     GroupStep,
     RecipeSettings,
@@ -92,6 +93,7 @@ def initial_table(events_path: str, request: CalibrationRequest, work_dir: Path,
     events = load_events(Path(events_path))
     grouping = load_grouping(request.grouping, lite=request.lite)
     table = read_diffcal(start_table) if start_table else geometric_table(events, grouping)
+    table = masked_table(table, user_mask(mask_file=request.recipe.mask_file, grouping=grouping))
     table = DiffCalTable(detid=table.detid, difc=table.difc, difa=table.difa, tzero=table.tzero,
                          group=grouping.group_of_pixel, use=table.use, instrument_name=table.instrument_name)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -108,7 +110,8 @@ def pixel_step(events_path: str, request: CalibrationRequest, *, table_in: str, 
                       peaks=groups_and_peaks(events=events, grouping=grouping, settings=request.recipe,
                                              reflections=calibrant_reflections(load_sample(request.sample)))[1],
                       table=table,
-                      settings=request.recipe.pixel, input_use=read_diffcal(table_initial).use)
+                      settings=request.recipe.pixel, input_use=read_diffcal(table_initial).use,
+                      known_reason=None if events.lite else events.native_mask_reason)
     loop.previous_median = previous_median
     stats = run_iteration(loop, iteration)
     result = finish_loop(loop) if loop.done else loop.result

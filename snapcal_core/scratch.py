@@ -49,6 +49,8 @@ def save_events(events: EventData, folder: Path) -> Path:
     def fill(tmp: Path) -> None:
         np.save(tmp / "pixel.npy", events.pixel)
         np.save(tmp / "tof_us.npy", events.tof_us)
+        if events.native_mask_reason is not None:
+            np.save(tmp / "native_mask_reason.npy", events.native_mask_reason)
         meta = {"lite": events.lite, "metadata": events.metadata.model_dump(mode="json")}
         (tmp / "metadata.json").write_text(json.dumps(meta, indent=1))
 
@@ -66,4 +68,6 @@ def load_events(folder: Path, *, mmap: bool = True) -> EventData:
         tof_us=np.load(folder / "tof_us.npy", mmap_mode=mode),
         lite=bool(meta["lite"]),
         metadata=RunMetadata.model_validate(meta["metadata"]),
+        native_mask_reason=np.load(folder / "native_mask_reason.npy") if (folder / "native_mask_reason.npy").is_file()
+        else None,
     )

@@ -33,6 +33,8 @@ def run_summary(run: str, *, lite: bool, grouping: str = "Column", write_lite: b
         "events_in_band": events.n_events,
         "events_out_of_range": meta.n_events_out_of_range,
         "prompt_pulse_events": meta.n_prompt_pulse_events,
+        "screened_native_pixels": meta.screened_native_pixels,
+        "screened_events": meta.n_screened_events,
         "error_events": header.n_error_events,
         "unmapped_events": header.n_unmapped_events,
         "banks": list(header.bank_names),
@@ -77,6 +79,8 @@ def inspect(
     console.print(f"  not used : {s['events_out_of_range']:,} with ids beyond the instrument, "
                   f"{s['error_events']:,} error events, {s['unmapped_events']:,} unmapped events")
     console.print(f"  banks    : {_banks_line(s)}")
+    screened = ", ".join(f"{n:,} {r}" for r, n in s["screened_native_pixels"].items()) or "none"
+    console.print(f"  screened : native pixels masked at load: {screened} ({s['screened_events']:,} events dropped)")
     rows = [[g, n] for g, n in s["events_per_group"].items()]
     mode = "Lite" if s["lite"] else "native"
     print_table(f"events in band per {s['grouping']} group ({mode})", ["group", "events"], rows)

@@ -20,6 +20,7 @@ from snapcal_core.data.band_kernel import crop_to_band
 from snapcal_core.data.lite_kernel import events_to_lite
 from snapcal_core.data.locate import locate_run
 from snapcal_core.data.nexus import EventFileWriter
+from snapcal_core.data.screen import ScreenSettings, native_counts, reason_counts, screen_native
 from snapcal_core.data.read import NO_PULSE, BankPulses, FileHeader, RawEvents, read_events, read_raw_events
 from snapcal_core.data.state import state_logs
 from snapcal_core.errors import CorruptFileError, NoEventsInBandError, RunNotFoundError, SnapcalError
@@ -148,6 +149,7 @@ def _no_events_in_band(header: FileHeader, *, run: int, lo_us: np.ndarray, hi_us
 def load_event_file(
     path: Path | str, *, lite_requested: bool, file_is_lite: bool | None = None, ipts: int = 0,
     run_number: int | None = None, with_pulses: bool = False, prompt_pulse: PromptPulseSettings = PromptPulseSettings(),
+    screen: ScreenSettings = ScreenSettings(),
 ) -> EventData:
     """Events of one file, cropped to the state's per-pixel TOF band without the prompt pulse, as
     Lite ids if requested.
@@ -159,7 +161,10 @@ def load_event_file(
     fills ``pulse_index`` / ``pulse_time_s`` (off by default: it costs a mask over all events; a
     Lite copy written by snapcal holds evenly spread, not measured, pulses). The prompt pulse
     (:mod:`~snapcal_core.instrument.prompt_pulse`, at every pulse time inside the state's TOF
-    band) is removed in the same pass and counted in ``metadata.n_prompt_pulse_events``.
+    band) is removed in the same pass and counted in ``metadata.n_prompt_pulse_events``. The native
+    pixels of a native file are screened by their counts first (:mod:`~snapcal_core.data.screen`):
+    the faulty ones' events are dropped in the same pass, their reasons kept in
+    ``native_mask_reason`` and counted in ``metadata.screened_native_pixels``.
     """
     path = Path(path)
     raw = read_raw_events(path, with_pulses=with_pulses)
@@ -168,6 +173,11 @@ def load_event_file(
     _refuse_mismatch(header, path, file_lite=file_lite, lite_requested=lite_requested, run_number=run_number)
     run = run_number or header.run_number or 0
     lo, hi = _state_band(header.state, lite=file_lite)
+    counts = None if file_lite else native_counts(ids)
+    reason = None if counts is None else screen_native(counts, screen)
+    if reason is not None and reason.any():
+        lo, hi = lo.copy(), hi.copy()
+        lo[reason > 0], hi[reason > 0] = np.inf, -np.inf  # the band crop drops their events
     prompt = prompt_pulse_times_us(tof_min_us=float(lo.min()), tof_max_us=float(hi.max()), settings=prompt_pulse)
     pulse_index, pulse_time_s, pulse_offset = (
         _pulses_in_band(raw, _in_band(ids, tof_us, lo_us=lo, hi_us=hi, prompt_us=prompt,
@@ -182,8 +192,11 @@ def load_event_file(
     tof = tof_us[:n_kept] if keep_views else tof_us[:n_kept].copy()
     meta = _metadata(header, run=run, ipts=ipts, n_out_of_range=n_out, n_prompt=n_prompt,
                      pulse_time_offset=pulse_offset)
-    return EventData(pixel=pixel, tof_us=tof, lite=lite_requested, metadata=meta,
-                     pulse_index=pulse_index, pulse_time_s=pulse_time_s)
+    if reason is not None:
+        meta = meta.model_copy(update={"screened_native_pixels": reason_counts(reason),
+                                       "n_screened_events": int(counts[reason > 0].sum())})
+    return EventData(pixel=pixel, tof_us=tof, lite=lite_requested, metadata=meta, pulse_index=pulse_index,
+                     pulse_time_s=pulse_time_s, native_mask_reason=reason if reason is not None and reason.any() else None)
 
 
 def read_event_file(path: Path | str) -> tuple[np.ndarray, np.ndarray, dict]:

@@ -31,6 +31,7 @@ from snapcal_core.recipe.group import (
 from snapcal_core.recipe.metrics import GroupMetrics
 from snapcal_core.recipe.mixture import PeakMixture, peak_mixtures, shifted
 from snapcal_core.recipe.peakfit import PeakFit, PeakFitSettings
+from snapcal_core.recipe.user_mask import masked_table, user_mask
 from snapcal_core.recipe.pixel import PixelCalibrationResult, PixelCalibrationSettings, PixelIteration, calibrate_pixels, log_step_for
 from snapcal_core.recipe.types import GroupPeakList
 
@@ -46,6 +47,8 @@ class RecipeSettings(BaseModel):
     pixel: PixelCalibrationSettings = PixelCalibrationSettings()
     peaks: PeakSettings = PeakSettings()
     peak_fit: PeakFitSettings = PeakFitSettings()
+    mask_file: str = Field("", description="The user's pixel mask (SaveDiffCal table, MaskWorkspace NeXus or SaveMask "
+                           "XML); its pixels are masked from the start (reason 'user'); empty: none")
 
 
 @dataclass
@@ -102,10 +105,11 @@ class GroupStep:
 def groups_and_peaks(
     *, events: EventData, grouping: Grouping, reflections: Sequence[Reflection], settings: RecipeSettings,
 ) -> tuple[list[GroupParameters], list[GroupPeakList]]:
-    """Each group's parameters in the run's state and its predicted calibrant peaks."""
+    """Each group's parameters in the run's state (the user's mask left out) and its predicted calibrant peaks."""
     st = events.metadata.state
     geometry = snap_geometry(arc_deg=st.arc_deg, lin_m=st.lin_m, lite=events.lite)
-    groups = group_parameters(geometry=geometry, grouping=grouping, wavelength_angstrom=st.wavelength_angstrom)
+    groups = group_parameters(geometry=geometry, grouping=grouping, wavelength_angstrom=st.wavelength_angstrom,
+                              mask=user_mask(mask_file=settings.mask_file, grouping=grouping))
     return groups, predicted_peaks_for_groups(reflections=reflections, groups=groups, settings=settings.peaks)
 
 
@@ -216,13 +220,15 @@ def calibrate(
     then the final focused spectra (d) with peak fits and quality metrics."""
     if grouping.lite != events.lite:
         raise ValueError(f"grouping '{grouping.name}' is {'Lite' if grouping.lite else 'native'}, events are not")
-    initial = table if table is not None else geometric_table(events, grouping)
+    initial = masked_table(table if table is not None else geometric_table(events, grouping),
+                           user_mask(mask_file=settings.mask_file, grouping=grouping))
     groups, peaks = groups_and_peaks(events=events, grouping=grouping, reflections=reflections, settings=settings)
     pixel_result = None
     current = initial
     if not settings.skip_pixel:
         pixel_result = calibrate_pixels(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
-                                        peaks=peaks, table=initial, settings=settings.pixel, on_iteration=on_iteration)
+                                        peaks=peaks, table=initial, settings=settings.pixel, on_iteration=on_iteration,
+                                        known_reason=None if events.lite else events.native_mask_reason)
         current = DiffCalTable(detid=initial.detid, difc=pixel_result.difc, difa=initial.difa, tzero=initial.tzero,
                                group=initial.group, use=pixel_result.use, instrument_name=initial.instrument_name)
     step = prepare_group_step(events=events, grouping=grouping, groups=groups, peaks=peaks, settings=settings,

@@ -1,5 +1,9 @@
 """Faulty pixels found from the data alone, before the pixel loop, each with its reason.
 
+The native pixels of a raw file were screened by their counts at load already
+(:mod:`snapcal_core.data.screen`, their events dropped); this step looks at the pixels the
+recipe calibrates (Lite superpixels or native pixels) with their peak content too.
+
 A pixel is compared with what its neighbours say it should count: the median of the counts in
 a square of pixels around it on its panel (solid angle and efficiency vary slowly across a
 panel, so the local median follows them while one bad pixel does not move it):
@@ -17,24 +21,12 @@ is masked only by a fluctuation of ``p_value`` or less. The result is data: a re
 
 from __future__ import annotations
 
-import enum
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import ndimage, stats
 
 from snapcal_core.constants import N_LITE_PIXELS, N_NATIVE_PIXELS, N_PANELS
-
-
-class MaskReason(enum.IntEnum):
-    """Why a pixel is masked (0: it is not)."""
-
-    NONE = 0
-    DEAD = 1
-    HOT = 2
-    NOISY = 3
-    FAILED_FIT = 4
-    USER = 5
+from snapcal_core.data.screen import MaskReason
 
 
 class FaultySettings(BaseModel):

@@ -186,6 +186,7 @@ class PixelLoop:
     settings: PixelCalibrationSettings
     result: PixelCalibrationResult
     faulty: np.ndarray | None = None  # MaskReason per pixel found before the first correlation
+    known: np.ndarray | None = None  # MaskReason per pixel already known (native pixels screened at load)
     previous_median: float = np.inf
     done: bool = False
 
@@ -193,9 +194,10 @@ class PixelLoop:
 def start_loop(
     *, pixel: np.ndarray, tof_us: np.ndarray, group_of_pixel: np.ndarray, peaks: Sequence[GroupPeakList],
     table: DiffCalTable, settings: PixelCalibrationSettings = PixelCalibrationSettings(),
-    input_use: np.ndarray | None = None,
+    input_use: np.ndarray | None = None, known_reason: np.ndarray | None = None,
 ) -> PixelLoop:
-    """Prepare the loop from ``table`` (current constants); ``input_use`` is the mask before the loop."""
+    """Prepare the loop from ``table`` (current constants); ``input_use`` is the mask before the loop,
+    ``known_reason`` the reasons of pixels already found faulty (native pixels screened at load)."""
     peaks = sorted(peaks, key=lambda g: g.group_id)
     windows = plan_windows(peaks, settings)
     row_group = _row_group(group_of_pixel, windows.group_ids)
@@ -208,7 +210,9 @@ def start_loop(
                                     counts_in_windows=np.zeros(difc.shape), log_step=windows.log_step)
     return PixelLoop(windows=windows, row_group=row_group, events=sort_events(pixel, tof_us, group_of_pixel.shape[0]),
                      table=table, input_masked=in_group & (base_use == 0), group_of_pixel=group_of_pixel,
-                     settings=settings, result=result)
+                     settings=settings, result=result,
+                     known=known_reason if known_reason is not None and known_reason.shape == group_of_pixel.shape
+                     else None)
 
 
 def run_iteration(loop: PixelLoop, iteration: int) -> PixelIteration:
@@ -245,6 +249,8 @@ def screen_faulty(loop: PixelLoop, *, window_counts: np.ndarray) -> None:
     reason = faulty_pixels(counts=counts, window_counts=window_counts,
                            group_of_pixel=np.where(loop.row_group >= 0, loop.group_of_pixel, 0),
                            settings=loop.settings.faulty)
+    if loop.known is not None:
+        reason = np.where((loop.known > 0) & (loop.row_group >= 0), loop.known, reason).astype(np.uint8)
     reason[loop.input_masked] = MaskReason.NONE  # already masked: the user's reason stands
     loop.faulty = reason
     loop.result.use[reason > 0] = 0
@@ -267,11 +273,11 @@ def finish_loop(loop: PixelLoop) -> PixelCalibrationResult:
 def calibrate_pixels(
     *, pixel: np.ndarray, tof_us: np.ndarray, group_of_pixel: np.ndarray, peaks: Sequence[GroupPeakList],
     table: DiffCalTable, settings: PixelCalibrationSettings = PixelCalibrationSettings(),
-    on_iteration: Callable[[PixelIteration], None] | None = None,
+    on_iteration: Callable[[PixelIteration], None] | None = None, known_reason: np.ndarray | None = None,
 ) -> PixelCalibrationResult:
     """Run the cross-correlation loop (module docstring) and return new DIFC, mask and statistics."""
     loop = start_loop(pixel=pixel, tof_us=tof_us, group_of_pixel=group_of_pixel, peaks=peaks, table=table,
-                      settings=settings)
+                      settings=settings, known_reason=known_reason)
     iteration = 0
     while not loop.done:
         iteration += 1

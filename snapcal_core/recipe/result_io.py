@@ -11,7 +11,9 @@ import h5py
 import numpy as np
 from pydantic import BaseModel, Field
 
+from snapcal_core.constants import N_LITE_PIXELS, N_NATIVE_PIXELS
 from snapcal_core.io.diffcal import DiffCalTable, read_diffcal, write_diffcal
+from snapcal_core.io.mask import PixelMask, write_mask_file
 from snapcal_core.recipe.align import GroupShift
 from snapcal_core.recipe.calibrate import CalibrationResult, RecipeSettings
 from snapcal_core.recipe.difc_fit import DifcFit
@@ -22,6 +24,8 @@ from snapcal_core.recipe.pixel import PixelIteration
 from snapcal_core.scratch import write_folder
 
 TABLE_FILE = "diffract_consts.h5"
+#: The table's mask alone, in SNAPRed's mask-file layout (io/mask.py), for Mantid's LoadDiffCal / LoadMask users.
+MASK_FILE = "pixelmask.h5"
 FOCUSED_FILE = "focused_and_fits.h5"
 SUMMARY_FILE = "result.json"
 
@@ -91,6 +95,7 @@ def write_result(result: CalibrationResult, folder: Path, **summary_fields) -> R
 
     def fill(tmp: Path) -> ResultSummary:
         write_diffcal(tmp / TABLE_FILE, result.table)
+        _write_mask(tmp / MASK_FILE, result.table)
         with h5py.File(tmp / FOCUSED_FILE, "w") as f:
             f.create_dataset("group_ids", data=result.focused.group_ids)
             f.create_dataset("d_edges_angstrom", data=result.focused.d_edges_angstrom)
@@ -107,6 +112,14 @@ def write_result(result: CalibrationResult, folder: Path, **summary_fields) -> R
         return summary
 
     return write_folder(folder, fill)
+
+
+def _write_mask(path: Path, table: DiffCalTable) -> None:
+    """The table's ``use = 0`` pixels as a mask file (SNAP's pixel counts only)."""
+    if table.n_rows not in (N_LITE_PIXELS, N_NATIVE_PIXELS) or not np.array_equal(table.detid, np.arange(table.n_rows)):
+        return
+    lite = table.n_rows == N_LITE_PIXELS
+    write_mask_file(path, PixelMask(masked=table.use == 0, lite=lite, source="snapcal calibration table"), lite=lite)
 
 
 def read_summary(folder: Path) -> ResultSummary:

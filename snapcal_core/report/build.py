@@ -10,7 +10,7 @@ from snapcal_core.errors import StorageError
 from snapcal_core.instrument.groupings import load_grouping
 from snapcal_core.models import DetectorState
 from snapcal_core.recipe.metrics import DifcChange, difc_change
-from snapcal_core.recipe.result_io import FOCUSED_FILE, ResultSummary, read_table
+from snapcal_core.recipe.result_io import FOCUSED_FILE, MASK_FILE, ResultSummary, read_table
 from snapcal_core.report.markdown import report_markdown
 from snapcal_core.report.plots import difc_change_png, focused_spectra_png, strain_png
 from snapcal_core.storage.store import applicable_version, load_version
@@ -70,4 +70,6 @@ def extra_files_for_store(summary: ResultSummary, report: ReportRef) -> dict[str
     files = {"focused_and_fits.h5": str(folder / FOCUSED_FILE), "result.json": str(folder / "result.json"),
              "report.md": str(folder / "report.md")}
     files.update({f"{name}.png": path for name, path in report.plots.items()})
+    if (folder / MASK_FILE).is_file():
+        files[f"pixelmask_{summary.run_number:06d}.h5"] = str(folder / MASK_FILE)
     return files
