@@ -34,7 +34,7 @@ from snapcal_core.recipe.held_out import HeldOutTables
 from snapcal_core.recipe.mixture import PeakMixture
 from snapcal_core.recipe.types import GroupPeakList
 from snapcal_core.recipe.pixel import PixelIteration, finish_loop, run_iteration, start_loop
-from snapcal_core.recipe.result_io import ResultSummary, write_result
+from snapcal_core.recipe.result_io import MASK_REASON_FILE, ResultSummary, write_result
 from snapcal_core.scratch import events_dir, load_events, save_events
 from snapcal_core.settings import SnapcalSettings
 
@@ -57,10 +57,6 @@ class RunRef(BaseModel):
     raw_path: str
     state: DetectorState
     state_id: str
-
-
-#: Why each pixel is masked (recipe/faulty.py MaskReason), written by the last pixel iteration.
-MASK_REASON_FILE = "mask_reason.npy"
 
 
 class PixelStep(BaseModel):
@@ -204,7 +200,11 @@ def finish_step(events_path: str, request: CalibrationRequest, *, table_path: st
                            grouping=grouping.name, lite=request.lite, state_id=events.metadata.state.state_id(),
                            settings=request.recipe)
     reasons = Path(table_path).with_name(MASK_REASON_FILE)
-    masked = mask_summary(reason=np.load(reasons), group_of_pixel=grouping.group_of_pixel) if reasons.is_file() else []
+    masked = []
+    if reasons.is_file():
+        reason = np.load(reasons)
+        masked = mask_summary(reason=reason, group_of_pixel=grouping.group_of_pixel)
+        np.save(out_folder / MASK_REASON_FILE, reason)  # beside the result, for the report's mask image
     summary = summary.model_copy(update={"iterations": iterations, "stop_reason": stop_reason, "converged": converged,
                                          "masked": masked})
     (out_folder / "result.json").write_text(summary.model_dump_json(indent=1))

@@ -26,6 +26,7 @@ from snapcal_core.scratch import write_folder
 TABLE_FILE = "diffract_consts.h5"
 #: The table's mask alone, in SNAPRed's mask-file layout (io/mask.py), for Mantid's LoadDiffCal / LoadMask users.
 MASK_FILE = "pixelmask.h5"
+MASK_REASON_FILE = "mask_reason.npy"
 FOCUSED_FILE = "focused_and_fits.h5"
 SUMMARY_FILE = "result.json"
 
@@ -120,6 +121,16 @@ def _write_mask(path: Path, table: DiffCalTable) -> None:
         return
     lite = table.n_rows == N_LITE_PIXELS
     write_mask_file(path, PixelMask(masked=table.use == 0, lite=lite, source="snapcal calibration table"), lite=lite)
+
+
+def read_mask_reason(folder: Path) -> np.ndarray | None:
+    """Every pixel's mask reason (MaskReason) of a result folder: ``pixel/mask_reason`` of the focused
+    file, else ``mask_reason.npy`` (the flow's file-based steps), else None."""
+    folder = Path(folder)
+    with h5py.File(folder / FOCUSED_FILE) as f:
+        if "pixel/mask_reason" in f:
+            return f["pixel/mask_reason"][()]
+    return np.load(folder / MASK_REASON_FILE) if (folder / MASK_REASON_FILE).is_file() else None
 
 
 def read_summary(folder: Path) -> ResultSummary:

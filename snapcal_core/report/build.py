@@ -10,9 +10,9 @@ from snapcal_core.errors import StorageError
 from snapcal_core.instrument.groupings import load_grouping
 from snapcal_core.models import DetectorState
 from snapcal_core.recipe.metrics import DifcChange, difc_change
-from snapcal_core.recipe.result_io import FOCUSED_FILE, MASK_FILE, ResultSummary, read_table
+from snapcal_core.recipe.result_io import FOCUSED_FILE, MASK_FILE, ResultSummary, read_mask_reason, read_table
 from snapcal_core.report.markdown import report_markdown
-from snapcal_core.report.plots import difc_change_png, focused_spectra_png, strain_png
+from snapcal_core.report.plots import difc_change_png, focused_spectra_png, mask_png, strain_png
 from snapcal_core.storage.store import applicable_version, load_version
 
 
@@ -53,6 +53,10 @@ def build_report(summaries: list[ResultSummary], *, state: DetectorState, home: 
                    if old is not None and old.n_rows == table.n_rows}
     plots = {"focused": focused_spectra_png(latest, folder / "focused_fits.png"),
              "strain": strain_png(latest, folder / "strain_vs_two_theta.png")}
+    reason = read_mask_reason(folder)
+    if reason is not None and reason.size == table.n_rows and reason.size % 18 == 0:
+        plots["mask"] = mask_png(reason, folder / "mask.png", title=f"run {latest.run_number}: masked pixels by reason "
+                                 f"({'Lite' if latest.lite else 'native'})")
     reference_label = next(iter(comparisons), None)
     if reference_label is not None:
         plots["difc_change"] = difc_change_png(table.difc, others[reference_label].difc, table.use,

@@ -41,15 +41,48 @@ def focused_spectra_png(summary: ResultSummary, path: Path) -> Path:
     return path
 
 
-def difc_change_png(new_difc: np.ndarray, old_difc: np.ndarray, use: np.ndarray, path: Path, *, title: str) -> Path:
-    """DIFC change (ppm) of every pixel as a picture of the detector (18 panels)."""
-    change = np.where((use > 0) & (old_difc > 0), (new_difc / np.where(old_difc > 0, old_difc, 1) - 1) * 1e6, np.nan)
-    side = int(round(np.sqrt(change.size // N_PANELS)))
+def detector_image(values: np.ndarray) -> tuple[np.ndarray, int]:
+    """Per-pixel values as a picture of the 18 panels (columns 1-6 left to right, rows bottom-up), and the panel side."""
+    side = int(round(np.sqrt(values.size // N_PANELS)))
     image = np.full((3 * side, 6 * side), np.nan)
     for k in range(N_PANELS):
         r, c = _PANEL_CELL[k]
-        block = change[k * side * side:(k + 1) * side * side].reshape(side, side)  # [ix, iy]
+        block = values[k * side * side:(k + 1) * side * side].reshape(side, side)  # [ix, iy]
         image[r * side:(r + 1) * side, c * side:(c + 1) * side] = block.T[::-1]
+    return image, side
+
+
+#: Colours of the mask reasons (MaskReason order: none, dead, hot, noisy, failed_fit, user).
+_REASON_COLOURS = ("#f2f2f2", "black", "tab:red", "tab:orange", "tab:purple", "tab:blue")
+_REASON_NAMES = ("used", "dead", "hot", "noisy", "failed fit", "user")
+
+
+def mask_png(reason: np.ndarray, path: Path, *, title: str) -> Path:
+    """Every pixel's mask reason as a picture of the detector, one colour per reason."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    image, side = detector_image(reason.astype(np.float64))
+    fig, ax = plt.subplots(figsize=(10, 5))
+    ax.imshow(image, cmap=ListedColormap(_REASON_COLOURS), vmin=-0.5, vmax=len(_REASON_COLOURS) - 0.5,
+              interpolation="nearest")
+    ax.set_xticks([(c + 0.5) * side for c in range(6)], [f"column {c + 1}" for c in range(6)])
+    ax.set_yticks([])
+    counts = np.bincount(reason.astype(np.int64), minlength=len(_REASON_NAMES))
+    ax.legend(handles=[Patch(color=c, label=f"{n} ({counts[i]:,})") for i, (c, n) in
+                       enumerate(zip(_REASON_COLOURS, _REASON_NAMES)) if i == 0 or counts[i]],
+              loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=6, fontsize=8)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def difc_change_png(new_difc: np.ndarray, old_difc: np.ndarray, use: np.ndarray, path: Path, *, title: str) -> Path:
+    """DIFC change (ppm) of every pixel as a picture of the detector (18 panels)."""
+    change = np.where((use > 0) & (old_difc > 0), (new_difc / np.where(old_difc > 0, old_difc, 1) - 1) * 1e6, np.nan)
+    image, side = detector_image(change)
     lim = np.nanpercentile(np.abs(image), 99) if np.isfinite(image).any() else 1.0
     fig, ax = plt.subplots(figsize=(10, 5))
     im = ax.imshow(image, cmap="coolwarm", vmin=-lim, vmax=lim)
