@@ -12,7 +12,9 @@ from snapcal_core.errors import MaskCoversGroupError, MaskSizeError
 from snapcal_core.instrument.groupings import builtin_grouping
 from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.io.mask import PixelMask, read_mask_file, write_mask_file, write_mask_xml
-from snapcal_core.recipe.result_io import MASK_FILE, read_summary, read_table
+from snapcal_core.data.screen import MaskReason
+from snapcal_core.recipe.result_io import MASK_FILE, read_mask_reason, read_summary, read_table
+from snapcal_core.report.plots import mask_png
 from snapcal_core.recipe.user_mask import masked_table, user_mask
 from snapcal_core.simulate.run import simulate_run
 
@@ -64,3 +66,7 @@ def test_recipe_with_a_mask_masks_those_pixels_as_user_and_writes_the_mask(setti
     assert by_group[2].by_reason.get("user") == 500 and summary.settings.mask_file == str(mask_path)
     written = read_mask_file(out / MASK_FILE, n_pixels=N_LITE_PIXELS, lite=True)
     assert np.array_equal(written.masked, table.use == 0)
+    reason = read_mask_reason(out)
+    assert np.all(reason[user] == MaskReason.USER) and np.array_equal(reason > 0, table.use == 0)
+    png = mask_png(reason, tmp_path / "mask.png", title="t")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
