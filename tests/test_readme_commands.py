@@ -4,7 +4,9 @@ typed error line, never a traceback.
 The commands are read from README.md itself (so a new README line is tested without touching
 this file) and run through the console entry point ``snapcal_core.cli.main`` in this process
 (the Prefect ones on the session's test server). ``FOCUSED.nxs`` stands for a Mantid focused
-file: a synthetic one in SaveNexusProcessed's layout. ``snapcal watch`` runs until stopped: it is
+file: a synthetic one in SaveNexusProcessed's layout. A ``calibrate`` that pauses for a person (the
+gate holds the run, or nothing approves it) waits ``--pause-timeout`` seconds, an hour by default:
+the test gives it 30; ``--interactive`` is answered "cancel". ``snapcal watch`` runs until stopped: it is
 started as a process against the test server, left to announce the simulated run, and stopped
 with Ctrl-C (SIGINT).
 """
@@ -100,7 +102,9 @@ def test_every_readme_command_exits_zero_or_with_one_typed_error_line(readme_env
         if command.startswith("watch"):
             continue  # runs until stopped: test_readme_watch_stops_cleanly_on_ctrl_c
         argv = [focused.as_posix() if w == "FOCUSED.nxs" else w for w in shlex.split(command)]
-        stdin = "cancel\n" if "--interactive" in argv else ""
+        if argv[0] == "calibrate":
+            argv += ["--pause-timeout", "30"]
+        stdin = "cancel\nreadme tester\n" if "--interactive" in argv else ""
         code, out, err = run_main(argv, capsys, stdin=stdin)
         outcomes.append((command, code))
         assert "Traceback" not in out + err, f"snapcal {command}: a traceback\n{out}\n{err}"

@@ -25,7 +25,11 @@ class QualityGate(BaseModel):
     max_strain_std_ppm: float | None = Field(500.0, gt=0, description="Std of the relative strain over a group's peaks (ppm)")
     max_difc_change_ppm: float | None = Field(
         10_000.0, gt=0, description="|mean DIFC change| of a group against the applicable calibration (ppm), at most")
-    max_masked_fraction: float | None = Field(0.15, ge=0, le=1, description="Fraction of pixels masked, at most")
+    max_masked_fraction: float | None = Field(0.15, ge=0, le=1, description="Fraction of pixels masked for any "
+                                              "reason (faulty, failed fit, user), at most")
+    max_failed_fit_fraction: float | None = Field(
+        0.15, ge=0, le=1, description="SNAPRed's rule: fraction of pixels newly masked by the pixel loop's failed "
+        "fits, at most (faulty pixels found before the loop and the user's mask not counted)")
 
 
 class GroupVerdict(BaseModel):
@@ -68,6 +72,12 @@ def _group_failures(group, gate: QualityGate, change: DifcChange | None) -> list
     return out
 
 
+def failed_fit_fraction(summary: ResultSummary) -> float:
+    """Fraction of the grouped pixels the pixel loop masked because their fit failed."""
+    failed = sum(m.by_reason.get("failed_fit", 0) for m in summary.masked)
+    return failed / summary.n_pixels if summary.n_pixels else 0.0
+
+
 def evaluate_gate(summary: ResultSummary, gate: QualityGate, *, difc_change: list[DifcChange] | None = None) -> GateVerdict:
     """Judge every group of ``summary``; ``difc_change`` is the change against the applicable
     calibration (None or empty when the state has none: that check is then not applied)."""
@@ -80,6 +90,9 @@ def evaluate_gate(summary: ResultSummary, gate: QualityGate, *, difc_change: lis
     masked = summary.n_masked / summary.n_pixels if summary.n_pixels else 1.0
     if _above(masked, gate.max_masked_fraction):
         run_failures.append(f"masked fraction {masked:.3f} > {gate.max_masked_fraction}")
+    failed = failed_fit_fraction(summary)
+    if _above(failed, gate.max_failed_fit_fraction):
+        run_failures.append(f"pixels masked by failed fits {failed:.3f} > {gate.max_failed_fit_fraction} (SNAPRed's rule)")
     if not groups:
         run_failures.append("no group was calibrated")
     passed = not run_failures and all(g.passed for g in groups)

@@ -50,10 +50,9 @@ def held_out_tables(
 ) -> HeldOutTables:
     """One pixel iteration on each half of the events from ``table`` (the converged constants).
 
-    A half has half the counts, so its ``min_counts`` is halved, and it never raises for masked
-    pixels (a pixel masked in a half is only left out of the held-out focusing)."""
-    half_settings = settings.model_copy(update={"max_iterations": 1, "max_newly_masked_fraction": 1.0,
-                                                "min_counts": max(1, settings.min_counts // 2)})
+    A half has half the counts, so its ``min_counts`` is halved (a pixel masked in a half is only
+    left out of the held-out focusing)."""
+    half_settings = settings.model_copy(update={"max_iterations": 1, "min_counts": max(1, settings.min_counts // 2)})
     tables = []
     for h in (0, 1):
         result = calibrate_pixels(pixel=pixel[h::2], tof_us=tof_us[h::2], group_of_pixel=group_of_pixel, peaks=peaks,

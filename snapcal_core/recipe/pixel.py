@@ -20,7 +20,6 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
-from snapcal_core.errors import CalibrationError
 from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.recipe import pixel_kernels as k
 from snapcal_core.recipe.faulty import FaultySettings, MaskReason, faulty_pixels
@@ -36,8 +35,6 @@ class PixelCalibrationSettings(BaseModel):
     max_iterations: int = Field(5, description="Hard limit on iterations")
     max_offset_bins: float = Field(10.0, description="Mask pixels whose final |offset| exceeds this")
     min_counts: int = Field(20, description="Mask pixels with fewer counts in the reference windows")
-    max_newly_masked_fraction: float = Field(0.15, description="Error if the loop's failed fits mask more pixels "
-                                             "than this (faulty pixels found before the loop not counted)")
     n_reference_peaks: int = Field(4, description="How many of a group's strongest peaks the CC uses")
     bins_per_resolution: float = Field(10.0, description="Log step = -(min dd/d) / this")
     max_shift_fwhm: float = Field(2.5, description="CC search range, in FWHM of the group's largest peak")
@@ -257,8 +254,7 @@ def screen_faulty(loop: PixelLoop, *, window_counts: np.ndarray) -> None:
 
 
 def finish_loop(loop: PixelLoop) -> PixelCalibrationResult:
-    """Mask pixels still far off after the last iteration; error if too many were newly masked; every
-    masked pixel's reason."""
+    """Mask pixels still far off after the last iteration; every masked pixel's reason."""
     faulty = loop.faulty if loop.faulty is not None else np.zeros(loop.group_of_pixel.shape[0], np.uint8)
     _mask_unconverged(loop.result, loop.row_group >= 0, loop.input_masked | (faulty > 0), loop.settings,
                       loop.group_of_pixel)
@@ -298,13 +294,7 @@ def _iteration_stats(it: int, offsets: np.ndarray, in_group, use, input_masked) 
 
 
 def _mask_unconverged(result: PixelCalibrationResult, in_group, input_masked, settings, group_of_pixel) -> None:
-    """Mask pixels whose last offset exceeds the limit; error if too many were newly masked."""
+    """Mask pixels whose last offset exceeds the limit. How many the loop masked is judged by the
+    quality gate (SNAPRed's 15 % rule, ``QualityGate.max_failed_fit_fraction``), not here."""
     far = in_group & (np.abs(np.nan_to_num(result.offsets_bins)) > settings.max_offset_bins)
     result.use[far] = 0
-    newly = in_group & (result.use == 0) & ~input_masked
-    fraction = newly.sum() / max(1, in_group.sum())
-    if fraction > settings.max_newly_masked_fraction:
-        per_group = {int(g): int(n) for g, n in zip(*np.unique(group_of_pixel[newly], return_counts=True))}
-        raise CalibrationError(
-            f"pixel calibration masked {int(newly.sum())} of {int(in_group.sum())} pixels ({fraction:.1%} > "
-            f"{settings.max_newly_masked_fraction:.0%}); newly masked per group: {per_group}")
