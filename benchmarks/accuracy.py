@@ -18,6 +18,7 @@ import numpy as np
 
 from snapcal_core.calibrant.reflections import reflections
 from snapcal_core.data.load import load_run
+from snapcal_core.data.screen import reason_counts
 from snapcal_core.instrument.geometry import snap_geometry
 from snapcal_core.instrument.groupings import builtin_grouping
 from snapcal_core.recipe.calibrate import RecipeSettings, calibrate
@@ -71,11 +72,7 @@ def print_masking(raw_path, events, result, *, lite: bool) -> None:
     print(f"native pixels: {bad.sum()} injected bad, {(masked & bad).sum() / max(1, bad.sum()):.2%} of them masked; "
           f"{(masked & ~bad).sum()} good masked ({(masked & ~bad).sum() / (~bad).sum():.3%}); screened at load "
           f"{events.metadata.screened_native_pixels}, prompt-pulse events removed {events.metadata.n_prompt_pulse_events}")
-    reasons = {}
-    if result.pixel.mask_reason is not None:
-        codes = np.bincount(result.pixel.mask_reason, minlength=6)
-        reasons = {name: int(codes[i]) for i, name in enumerate(["none", "dead", "hot", "noisy", "failed_fit", "user"])
-                   if i and codes[i]}
+    reasons = reason_counts(result.pixel.mask_reason) if result.pixel.mask_reason is not None else {}
     print(f"recipe pixels masked by reason ({'Lite' if lite else 'native'}): {reasons}")
 
 

@@ -29,7 +29,7 @@ def main() -> None:
     events = load_run(1, lite=not args.native, settings=get_settings(data_root=args.data_root))
     grouping = builtin_grouping("Column", lite=not args.native)
     _, peaks = groups_and_peaks(events=events, grouping=grouping, settings=RecipeSettings(),
-                                reflections=reflections("stdlib::C_sg227_Diamond.ncmat"))
+                                reflections=reflections("stdlib::C_sg227_Diamond.ncmat"), mask=None)
     table = geometric_table(events, grouping)
     loop = start_loop(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel, peaks=peaks,
                       table=table)

@@ -104,7 +104,8 @@ def pixel_step(events_path: str, request: CalibrationRequest, *, table_in: str, 
     table = read_diffcal(table_in)
     loop = start_loop(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
                       peaks=groups_and_peaks(events=events, grouping=grouping, settings=request.recipe,
-                                             reflections=calibrant_reflections(load_sample(request.sample)))[1],
+                                             reflections=calibrant_reflections(load_sample(request.sample)),
+                                             mask=user_mask(mask_file=request.recipe.mask_file, grouping=grouping))[1],
                       table=table,
                       settings=request.recipe.pixel, input_use=read_diffcal(table_initial).use,
                       known_reason=None if events.lite else events.native_mask_reason)
@@ -170,7 +171,8 @@ def focus_step(events_path: str, request: CalibrationRequest, *, table_path: str
     events = load_events(Path(events_path))
     grouping = load_grouping(request.grouping, lite=request.lite)
     groups, peaks = groups_and_peaks(events=events, grouping=grouping, settings=request.recipe,
-                                     reflections=calibrant_reflections(load_sample(request.sample)))
+                                     reflections=calibrant_reflections(load_sample(request.sample)),
+                                     mask=user_mask(mask_file=request.recipe.mask_file, grouping=grouping))
     step = prepare_group_step(events=events, grouping=grouping, groups=groups, peaks=peaks, settings=request.recipe,
                               current=read_diffcal(table_path))
     _write_group_step(step, work_dir)

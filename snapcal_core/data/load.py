@@ -173,12 +173,12 @@ def load_event_file(
     _refuse_mismatch(header, path, file_lite=file_lite, lite_requested=lite_requested, run_number=run_number)
     run = run_number or header.run_number or 0
     lo, hi = _state_band(header.state, lite=file_lite)
+    prompt = prompt_pulse_times_us(tof_min_us=float(lo.min()), tof_max_us=float(hi.max()), settings=prompt_pulse)
     counts = None if file_lite else native_counts(ids)
     reason = None if counts is None else screen_native(counts, screen)
     if reason is not None and reason.any():
         lo, hi = lo.copy(), hi.copy()
         lo[reason > 0], hi[reason > 0] = np.inf, -np.inf  # the band crop drops their events
-    prompt = prompt_pulse_times_us(tof_min_us=float(lo.min()), tof_max_us=float(hi.max()), settings=prompt_pulse)
     pulse_index, pulse_time_s, pulse_offset = (
         _pulses_in_band(raw, _in_band(ids, tof_us, lo_us=lo, hi_us=hi, prompt_us=prompt,
                                       prompt_width_us=prompt_pulse.width_us)) if with_pulses else (None, None, "")

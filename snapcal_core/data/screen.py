@@ -15,6 +15,7 @@ first so that they do not lift their neighbours), and each panel line (a tube) w
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,6 +55,15 @@ class ScreenSettings(BaseModel):
                                      "least this many events (fewer say nothing about a single pixel)")
     edge_lines: int = Field(4, ge=0, description="A panel's outer lines take their expected counts from the lines "
                             "inside them (a noisy edge would otherwise raise its own expectation)")
+
+
+def significant(candidate: np.ndarray, tail: Callable[[np.ndarray], np.ndarray], p_value: float) -> np.ndarray:
+    """``candidate`` where also ``tail(indices) < p_value``: the (slow) tail probability is only
+    computed for the pixels whose ratio already flags them."""
+    out = np.zeros(candidate.size, bool)
+    where = np.flatnonzero(candidate)
+    out[where[tail(where) < p_value]] = True
+    return out
 
 
 def native_counts(ids: np.ndarray) -> np.ndarray:
@@ -125,12 +135,9 @@ def screen_native(counts: np.ndarray, settings: ScreenSettings = ScreenSettings(
     if not s.screen or counts.size != N_NATIVE_PIXELS or np.median(counts) < s.min_median_counts:
         return reason
     mu = np.maximum(expected_counts(counts, size=s.neighbourhood, edge_lines=s.edge_lines), 1e-9)
-    low = np.flatnonzero(counts < s.dead_ratio * mu)  # the Poisson tests only where the ratio already holds
-    high = np.flatnonzero(counts > s.hot_ratio * mu)
-    dead = dead_lines(counts, ratio=s.line_ratio)
-    dead[low[stats.poisson.cdf(counts[low], mu[low]) < s.p_value]] = True
-    excess = np.zeros(counts.size, bool)
-    excess[high[stats.poisson.sf(counts[high] - 1, mu[high]) < s.p_value]] = True
+    dead = dead_lines(counts, ratio=s.line_ratio) | significant(
+        counts < s.dead_ratio * mu, lambda i: stats.poisson.cdf(counts[i], mu[i]), s.p_value)
+    excess = significant(counts > s.hot_ratio * mu, lambda i: stats.poisson.sf(counts[i] - 1, mu[i]), s.p_value)
     reason[excess] = np.where(counts[excess] >= s.hot_from_ratio * mu[excess], MaskReason.HOT, MaskReason.NOISY)
     reason[noisy_lines(counts, ratio=s.noisy_line_ratio) & (reason == MaskReason.NONE)] = MaskReason.NOISY
     reason[dead] = MaskReason.DEAD

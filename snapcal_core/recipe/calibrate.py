@@ -104,12 +104,13 @@ class GroupStep:
 
 def groups_and_peaks(
     *, events: EventData, grouping: Grouping, reflections: Sequence[Reflection], settings: RecipeSettings,
+    mask: np.ndarray | None,
 ) -> tuple[list[GroupParameters], list[GroupPeakList]]:
-    """Each group's parameters in the run's state (the user's mask left out) and its predicted calibrant peaks."""
+    """Each group's parameters in the run's state (``mask``, the user's, left out) and its predicted calibrant peaks."""
     st = events.metadata.state
     geometry = snap_geometry(arc_deg=st.arc_deg, lin_m=st.lin_m, lite=events.lite)
     groups = group_parameters(geometry=geometry, grouping=grouping, wavelength_angstrom=st.wavelength_angstrom,
-                              mask=user_mask(mask_file=settings.mask_file, grouping=grouping))
+                              mask=mask)
     return groups, predicted_peaks_for_groups(reflections=reflections, groups=groups, settings=settings.peaks)
 
 
@@ -220,9 +221,10 @@ def calibrate(
     then the final focused spectra (d) with peak fits and quality metrics."""
     if grouping.lite != events.lite:
         raise ValueError(f"grouping '{grouping.name}' is {'Lite' if grouping.lite else 'native'}, events are not")
-    initial = masked_table(table if table is not None else geometric_table(events, grouping),
-                           user_mask(mask_file=settings.mask_file, grouping=grouping))
-    groups, peaks = groups_and_peaks(events=events, grouping=grouping, reflections=reflections, settings=settings)
+    mask = user_mask(mask_file=settings.mask_file, grouping=grouping)
+    initial = masked_table(table if table is not None else geometric_table(events, grouping), mask)
+    groups, peaks = groups_and_peaks(events=events, grouping=grouping, reflections=reflections, settings=settings,
+                                     mask=mask)
     pixel_result = None
     current = initial
     if not settings.skip_pixel:

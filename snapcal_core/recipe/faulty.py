@@ -21,12 +21,13 @@ is masked only by a fluctuation of ``p_value`` or less. The result is data: a re
 
 from __future__ import annotations
 
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import ndimage, stats
 
 from snapcal_core.constants import N_LITE_PIXELS, N_NATIVE_PIXELS, N_PANELS
-from snapcal_core.data.screen import MaskReason
+from snapcal_core.data.screen import MaskReason, significant
 
 
 class FaultySettings(BaseModel):
@@ -80,14 +81,6 @@ def dead_panels(counts: np.ndarray, group_of_pixel: np.ndarray, *, ratio: float)
     return np.repeat(dead, counts.size // N_PANELS)
 
 
-def _poisson_low(n: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    return stats.poisson.cdf(n, mu)
-
-
-def _poisson_high(n: np.ndarray, mu: np.ndarray) -> np.ndarray:
-    return stats.poisson.sf(n - 1, mu)
-
-
 def faulty_pixels(
     *, counts: np.ndarray, window_counts: np.ndarray, group_of_pixel: np.ndarray,
     settings: FaultySettings = FaultySettings(),
@@ -111,13 +104,14 @@ def faulty_pixels(
     if not s.detect:
         return reason
     mu = np.maximum(local_median(counts, size=s.neighbourhood, group_of_pixel=group_of_pixel), 1e-9)
-    dead = ((counts < s.dead_ratio * mu) & (_poisson_low(counts, mu) < s.p_value)) | dead_panels(
-        counts, group_of_pixel, ratio=s.dead_panel_ratio)
-    hot = (counts > s.hot_ratio * mu) & (_poisson_high(counts, mu) < s.p_value)
+    dead = significant(counts < s.dead_ratio * mu, lambda i: stats.poisson.cdf(counts[i], mu[i]), s.p_value) | \
+        dead_panels(counts, group_of_pixel, ratio=s.dead_panel_ratio)
+    hot = significant(counts > s.hot_ratio * mu, lambda i: stats.poisson.sf(counts[i] - 1, mu[i]), s.p_value)
     share = np.where(counts > 0, window_counts / np.maximum(counts, 1), np.nan)
     share = np.nan_to_num(share, nan=np.nanmedian(share) if np.isfinite(share).any() else 0.5)
     f = np.clip(local_median(share, size=s.neighbourhood, group_of_pixel=group_of_pixel), 1e-6, 1 - 1e-6)
-    noisy = (window_counts < s.contrast_ratio * f * counts) & (stats.binom.cdf(window_counts, counts, f) < s.p_value)
+    noisy = significant(window_counts < s.contrast_ratio * f * counts,
+                         lambda i: stats.binom.cdf(window_counts[i], counts[i], f[i]), s.p_value)
     reason[in_group & noisy] = MaskReason.NOISY
     reason[in_group & hot] = MaskReason.HOT
     reason[in_group & dead] = MaskReason.DEAD

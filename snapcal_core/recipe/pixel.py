@@ -134,15 +134,6 @@ def sort_events(pixel: np.ndarray, tof_us: np.ndarray, n_pixels: int) -> SortedE
     return SortedEvents(tof_us=tof, start=start)
 
 
-def pixel_iteration(
-    *, events: SortedEvents, row_group: np.ndarray, windows: PixelWindows, difc: np.ndarray, table: DiffCalTable,
-    use: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One histogram + cross-correlation pass: offsets (bins), their sigma, bound, failures, counts."""
-    hist = window_histograms(events=events, row_group=row_group, windows=windows, difc=difc, table=table, use=use)
-    return correlate(hist, row_group=row_group, windows=windows, use=use)
-
-
 def window_histograms(*, events: SortedEvents, row_group: np.ndarray, windows: PixelWindows, difc: np.ndarray,
                       table: DiffCalTable, use: np.ndarray) -> np.ndarray:
     """Every pixel's log-d histogram in its group's windows (one row per pixel)."""
@@ -256,8 +247,7 @@ def screen_faulty(loop: PixelLoop, *, window_counts: np.ndarray) -> None:
 def finish_loop(loop: PixelLoop) -> PixelCalibrationResult:
     """Mask pixels still far off after the last iteration; every masked pixel's reason."""
     faulty = loop.faulty if loop.faulty is not None else np.zeros(loop.group_of_pixel.shape[0], np.uint8)
-    _mask_unconverged(loop.result, loop.row_group >= 0, loop.input_masked | (faulty > 0), loop.settings,
-                      loop.group_of_pixel)
+    _mask_unconverged(loop.result, loop.row_group >= 0, loop.settings)
     reason = faulty.copy()
     masked = (loop.row_group >= 0) & (loop.result.use == 0)
     reason[masked & loop.input_masked] = MaskReason.USER
@@ -293,7 +283,7 @@ def _iteration_stats(it: int, offsets: np.ndarray, in_group, use, input_masked) 
     )
 
 
-def _mask_unconverged(result: PixelCalibrationResult, in_group, input_masked, settings, group_of_pixel) -> None:
+def _mask_unconverged(result: PixelCalibrationResult, in_group: np.ndarray, settings: PixelCalibrationSettings) -> None:
     """Mask pixels whose last offset exceeds the limit. How many the loop masked is judged by the
     quality gate (SNAPRed's 15 % rule, ``QualityGate.max_failed_fit_fraction``), not here."""
     far = in_group & (np.abs(np.nan_to_num(result.offsets_bins)) > settings.max_offset_bins)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from snapcal_core.recipe.gate import QualityGate, failed_fit_fraction
 from snapcal_core.recipe.metrics import DifcChange
 from snapcal_core.recipe.result_io import ResultSummary
 
@@ -24,11 +25,10 @@ def report_markdown(summary: ResultSummary, *, iteration: int, comparisons: dict
         lines.append(f"| {g.group_id} | {g.two_theta_deg:.1f} | {m.n_peaks_fitted}/{m.n_peaks_attempted} | "
                      f"{_f(g.difc_fit.difc, '.2f')} +- {_f(g.difc_fit.difc_error, '.2f')} | {_f(g.tzero_us, '.2f')} | "
                      f"{_f(m.sigma_mean, '.5f')} | {_f(m.strain_mean, '.2f')} | {_f(m.relative_strain_ppm_mean, '.1f')} |")
-    failed = sum(m.by_reason.get("failed_fit", 0) for m in summary.masked)
-    if summary.n_pixels and failed > 0.15 * summary.n_pixels:
-        lines += ["", f"**Warning (SNAPRed's rule): the pixel loop masked {failed} of {summary.n_pixels} pixels "
-                  f"({failed / summary.n_pixels:.1%} > 15 %) because their fits failed.** The quality gate holds "
-                  "such a run for a person."]
+    failed, limit = failed_fit_fraction(summary), QualityGate().max_failed_fit_fraction
+    if limit is not None and failed > limit:
+        lines += ["", f"**Warning (SNAPRed's rule): the pixel loop masked {failed:.1%} of the {summary.n_pixels} "
+                  f"pixels (> {limit:.0%}) because their fits failed.** The quality gate holds such a run for a person."]
     if any(m.n_masked for m in summary.masked):
         reasons = sorted({r for m in summary.masked for r in m.by_reason})
         lines += ["", "Masked pixels per group (reason: dead, hot, noisy found from the data before the pixel loop; "

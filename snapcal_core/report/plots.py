@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from snapcal_core.constants import N_PANELS  # noqa: E402
+from snapcal_core.data.screen import MaskReason  # noqa: E402
 from snapcal_core.recipe.result_io import ResultSummary, read_focused  # noqa: E402
 
 #: Panel k -> (row, column) in a detector picture: columns 1..6 left to right, rows bottom-up.
@@ -52,9 +53,9 @@ def detector_image(values: np.ndarray) -> tuple[np.ndarray, int]:
     return image, side
 
 
-#: Colours of the mask reasons (MaskReason order: none, dead, hot, noisy, failed_fit, user).
-_REASON_COLOURS = ("#f2f2f2", "black", "tab:red", "tab:orange", "tab:purple", "tab:blue")
-_REASON_NAMES = ("used", "dead", "hot", "noisy", "failed fit", "user")
+#: Colour of each mask reason (a pixel in use: light grey).
+_REASON_COLOURS = {MaskReason.NONE: "#f2f2f2", MaskReason.DEAD: "black", MaskReason.HOT: "tab:red",
+                   MaskReason.NOISY: "tab:orange", MaskReason.FAILED_FIT: "tab:purple", MaskReason.USER: "tab:blue"}
 
 
 def mask_png(reason: np.ndarray, path: Path, *, title: str) -> Path:
@@ -63,14 +64,15 @@ def mask_png(reason: np.ndarray, path: Path, *, title: str) -> Path:
     from matplotlib.patches import Patch
 
     image, side = detector_image(reason.astype(np.float64))
+    colours = [_REASON_COLOURS[r] for r in MaskReason]
     fig, ax = plt.subplots(figsize=(10, 5))
-    ax.imshow(image, cmap=ListedColormap(_REASON_COLOURS), vmin=-0.5, vmax=len(_REASON_COLOURS) - 0.5,
-              interpolation="nearest")
+    ax.imshow(image, cmap=ListedColormap(colours), vmin=-0.5, vmax=len(colours) - 0.5, interpolation="nearest")
     ax.set_xticks([(c + 0.5) * side for c in range(6)], [f"column {c + 1}" for c in range(6)])
     ax.set_yticks([])
-    counts = np.bincount(reason.astype(np.int64), minlength=len(_REASON_NAMES))
-    ax.legend(handles=[Patch(color=c, label=f"{n} ({counts[i]:,})") for i, (c, n) in
-                       enumerate(zip(_REASON_COLOURS, _REASON_NAMES)) if i == 0 or counts[i]],
+    counts = np.bincount(reason.astype(np.int64), minlength=len(MaskReason))
+    labels = {r: "used" if r is MaskReason.NONE else r.name.lower().replace("_", " ") for r in MaskReason}
+    ax.legend(handles=[Patch(color=_REASON_COLOURS[r], label=f"{labels[r]} ({counts[r]:,})") for r in MaskReason
+                       if r is MaskReason.NONE or counts[r]],
               loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=6, fontsize=8)
     ax.set_title(title)
     fig.tight_layout()
