@@ -19,7 +19,7 @@ from snapcal_core.models import EventData
 from snapcal_core.recipe.align import GroupShift, shift_from_fit, shift_table
 from snapcal_core.recipe.difc_fit import FitMode
 from snapcal_core.recipe.focus import FocusedSpectra, counts_per_pixel, focus_events, log_d_edges
-from snapcal_core.recipe.held_out import HeldOutTables, focus_held_out, held_out_tables, wants_held_out
+from snapcal_core.recipe.held_out import HeldOutTables, focus_held_out, half_iterations, held_out_tables, wants_held_out
 from snapcal_core.recipe.group import (
     GroupCalibration,
     apply_group_fits,
@@ -32,6 +32,7 @@ from snapcal_core.recipe.metrics import GroupMetrics
 from snapcal_core.recipe.mixture import PeakMixture, peak_mixtures, shifted
 from snapcal_core.recipe.peakfit import PeakFit, PeakFitSettings
 from snapcal_core.recipe.user_mask import masked_table, user_mask
+from snapcal_core.recipe.pixel_scale import scaled_uncertainty, split_half_scale
 from snapcal_core.recipe.pixel import PixelCalibrationResult, PixelCalibrationSettings, PixelIteration, calibrate_pixels, log_step_for
 from snapcal_core.recipe.types import GroupPeakList
 
@@ -116,7 +117,7 @@ def groups_and_peaks(
 
 def prepare_group_step(
     *, events: EventData, grouping: Grouping, groups: list[GroupParameters], peaks: list[GroupPeakList],
-    settings: RecipeSettings, current: DiffCalTable,
+    settings: RecipeSettings, current: DiffCalTable, halves: tuple[PixelCalibrationResult, PixelCalibrationResult] | None = None,
 ) -> GroupStep:
     """The events focused in log d with the ``current`` constants, ready for the group fits.
 
@@ -130,8 +131,10 @@ def prepare_group_step(
     held = None
     if not settings.skip_pixel and wants_held_out(counts_per_pixel=counts, group_of_pixel=grouping.group_of_pixel,
                                                   settings=settings.pixel):
-        held = held_out_tables(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
-                               peaks=peaks, table=current, settings=settings.pixel)
+        if halves is None:
+            halves = half_iterations(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
+                                     peaks=peaks, table=current, settings=settings.pixel)
+        held = held_out_tables(halves=halves, group_of_pixel=grouping.group_of_pixel, table=current)
     step = _focused_step(events, grouping, counts, edges, current=current, held=held, groups=groups, peaks=peaks)
     if settings.skip_pixel or not settings.align_groups:
         return step
@@ -212,6 +215,16 @@ def finish_calibration(
                                                            group_ids=grouping.group_ids))
 
 
+def scale_uncertainties(result: PixelCalibrationResult, *, halves: tuple[PixelCalibrationResult, PixelCalibrationResult],
+                        grouping: Grouping) -> None:
+    """Replace the loop's per-pixel uncertainties by the bound times each group's split-half factor
+    (:mod:`snapcal_core.recipe.pixel_scale`), recorded in ``result.error_scale``."""
+    scale = split_half_scale(halves=halves, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids)
+    result.difc_uncertainty = scaled_uncertainty(bound=result.statistical_bound, group_of_pixel=grouping.group_of_pixel,
+                                                 scale=scale)
+    result.error_scale = scale.factor
+
+
 def calibrate(
     *, events: EventData, grouping: Grouping, reflections: Sequence[Reflection],
     settings: RecipeSettings = RecipeSettings(), table: DiffCalTable | None = None,
@@ -225,7 +238,7 @@ def calibrate(
     initial = masked_table(table if table is not None else geometric_table(events, grouping), mask)
     groups, peaks = groups_and_peaks(events=events, grouping=grouping, reflections=reflections, settings=settings,
                                      mask=mask)
-    pixel_result = None
+    pixel_result, halves = None, None
     current = initial
     if not settings.skip_pixel:
         pixel_result = calibrate_pixels(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
@@ -233,8 +246,11 @@ def calibrate(
                                         known_reason=None if events.lite else events.native_mask_reason)
         current = DiffCalTable(detid=initial.detid, difc=pixel_result.difc, difa=initial.difa, tzero=initial.tzero,
                                group=initial.group, use=pixel_result.use, instrument_name=initial.instrument_name)
+        halves = half_iterations(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
+                                 peaks=peaks, table=current, settings=settings.pixel)
+        scale_uncertainties(pixel_result, halves=halves, grouping=grouping)
     step = prepare_group_step(events=events, grouping=grouping, groups=groups, peaks=peaks, settings=settings,
-                              current=current)
+                              current=current, halves=halves)
     group_fits = calibrate_groups(focused=step.focused, peaks=step.peak_lists, difc_arb=step.difc_arb,
                                   mode=settings.fit_mode, settings=settings.peak_fit, difc_tail=step.difc_tail,
                                   mixtures=step.mixtures)

@@ -24,7 +24,7 @@ import numpy as np
 
 from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.recipe.focus import FocusedSpectra, focus_events
-from snapcal_core.recipe.pixel import PixelCalibrationSettings, calibrate_pixels
+from snapcal_core.recipe.pixel import PixelCalibrationResult, PixelCalibrationSettings, calibrate_pixels
 from snapcal_core.recipe.types import GroupPeakList
 
 
@@ -44,19 +44,26 @@ def wants_held_out(*, counts_per_pixel: np.ndarray, group_of_pixel: np.ndarray,
     return bool(grouped.size and np.median(grouped) < settings.held_out_below_events)
 
 
-def held_out_tables(
+def half_iterations(
     *, pixel: np.ndarray, tof_us: np.ndarray, group_of_pixel: np.ndarray, peaks: Sequence[GroupPeakList],
     table: DiffCalTable, settings: PixelCalibrationSettings,
-) -> HeldOutTables:
-    """One pixel iteration on each half of the events from ``table`` (the converged constants).
+) -> tuple[PixelCalibrationResult, PixelCalibrationResult]:
+    """One pixel iteration on each half of the events (``h::2``) from ``table`` (the converged constants).
 
-    A half has half the counts, so its ``min_counts`` is halved (a pixel masked in a half is only
-    left out of the held-out focusing)."""
+    A half has half the counts, so its ``min_counts`` is halved."""
     half_settings = settings.model_copy(update={"max_iterations": 1, "min_counts": max(1, settings.min_counts // 2)})
+    a, b = (calibrate_pixels(pixel=pixel[h::2], tof_us=tof_us[h::2], group_of_pixel=group_of_pixel, peaks=peaks,
+                             table=table, settings=half_settings) for h in (0, 1))
+    return a, b
+
+
+def held_out_tables(
+    *, halves: Sequence[PixelCalibrationResult], group_of_pixel: np.ndarray, table: DiffCalTable,
+) -> HeldOutTables:
+    """The two half tables from the :func:`half_iterations` ``halves`` of ``table``, each rescaled per
+    group to ``table``'s mean (a pixel masked in a half is only left out of the held-out focusing)."""
     tables = []
-    for h in (0, 1):
-        result = calibrate_pixels(pixel=pixel[h::2], tof_us=tof_us[h::2], group_of_pixel=group_of_pixel, peaks=peaks,
-                                  table=table, settings=half_settings)
+    for result in halves:
         use = (table.use > 0) & (result.use > 0)
         difc = _match_group_means(result.difc, table.difc, result.counts_in_windows, group_of_pixel, use)
         tables.append(DiffCalTable(detid=table.detid, difc=difc, difa=table.difa, tzero=table.tzero,

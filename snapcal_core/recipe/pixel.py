@@ -88,6 +88,8 @@ class PixelCalibrationResult:
     stop_reason: str = ""
     #: Why each pixel is masked (MaskReason, uint8; NONE where it is used); set by the loop.
     mask_reason: np.ndarray | None = field(default=None, repr=False)
+    #: Each group's split-half factor on the bound (recipe/pixel_scale.py); empty: sigma is the loop's own.
+    error_scale: dict[int, float] = field(default_factory=dict)
 
 
 def log_step_for(peaks: Sequence[GroupPeakList], *, bins_per_resolution: float) -> float:
@@ -175,6 +177,7 @@ class PixelLoop:
     result: PixelCalibrationResult
     faulty: np.ndarray | None = None  # MaskReason per pixel found before the first correlation
     known: np.ndarray | None = None  # MaskReason per pixel already known (native pixels screened at load)
+    input_reason: np.ndarray | None = None  # MaskReason of the pixels masked before the loop (none: all 'user')
     previous_median: float = np.inf
     done: bool = False
 
@@ -183,9 +186,12 @@ def start_loop(
     *, pixel: np.ndarray, tof_us: np.ndarray, group_of_pixel: np.ndarray, peaks: Sequence[GroupPeakList],
     table: DiffCalTable, settings: PixelCalibrationSettings = PixelCalibrationSettings(),
     input_use: np.ndarray | None = None, known_reason: np.ndarray | None = None,
+    input_reason: np.ndarray | None = None,
 ) -> PixelLoop:
     """Prepare the loop from ``table`` (current constants); ``input_use`` is the mask before the loop,
-    ``known_reason`` the reasons of pixels already found faulty (native pixels screened at load)."""
+    ``known_reason`` the reasons of pixels already found faulty (native pixels screened at load),
+    ``input_reason`` why the input's masked pixels are masked (a previous iteration's reasons, when
+    iterating from its table; where NONE, or without it: the user's mask)."""
     peaks = sorted(peaks, key=lambda g: g.group_id)
     windows = plan_windows(peaks, settings)
     row_group = _row_group(group_of_pixel, windows.group_ids)
@@ -200,6 +206,8 @@ def start_loop(
                      table=table, input_masked=in_group & (base_use == 0), group_of_pixel=group_of_pixel,
                      settings=settings, result=result,
                      known=known_reason if known_reason is not None and known_reason.shape == group_of_pixel.shape
+                     else None,
+                     input_reason=input_reason if input_reason is not None and input_reason.shape == group_of_pixel.shape
                      else None)
 
 
@@ -250,7 +258,8 @@ def finish_loop(loop: PixelLoop) -> PixelCalibrationResult:
     _mask_unconverged(loop.result, loop.row_group >= 0, loop.settings)
     reason = faulty.copy()
     masked = (loop.row_group >= 0) & (loop.result.use == 0)
-    reason[masked & loop.input_masked] = MaskReason.USER
+    carried = loop.input_reason if loop.input_reason is not None else np.zeros_like(reason)
+    reason[masked & loop.input_masked] = np.where(carried > 0, carried, MaskReason.USER)[masked & loop.input_masked]
     reason[masked & (reason == MaskReason.NONE)] = MaskReason.FAILED_FIT
     loop.result.mask_reason = reason
     return loop.result
