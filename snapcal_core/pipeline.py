@@ -84,8 +84,13 @@ def load_to_scratch(run_number: int, *, lite: bool, settings: SnapcalSettings) -
     return str(save_events(events, events_dir(settings.scratch_dir, run_number=run_number, lite=lite)))
 
 
+INITIAL_REASON_FILE = "mask_reason_initial.npy"
+
+
 def initial_table(events_path: str, request: CalibrationRequest, work_dir: Path, start_table: str | None = None) -> str:
-    """The table the loop starts from (geometry, or a given table, e.g. a previous iteration's)."""
+    """The table the loop starts from (geometry, or a given table, e.g. a previous iteration's). A
+    start table's mask comes with the reasons saved beside it (``mask_reason.npy`` of a result folder),
+    written beside the initial table for the pixel steps, so a pixel found hot stays 'hot'."""
     events = load_events(Path(events_path))
     grouping = load_grouping(request.grouping, lite=request.lite)
     table = read_diffcal(start_table) if start_table else geometric_table(events, grouping)
@@ -93,6 +98,9 @@ def initial_table(events_path: str, request: CalibrationRequest, work_dir: Path,
     table = DiffCalTable(detid=table.detid, difc=table.difc, difa=table.difa, tzero=table.tzero,
                          group=grouping.group_of_pixel, use=table.use, instrument_name=table.instrument_name)
     work_dir.mkdir(parents=True, exist_ok=True)
+    reasons = Path(start_table).with_name(MASK_REASON_FILE) if start_table else None
+    if reasons is not None and reasons.is_file():
+        np.save(work_dir / INITIAL_REASON_FILE, np.load(reasons))
     return str(write_diffcal(work_dir / "table_initial.h5", table))
 
 
@@ -108,7 +116,8 @@ def pixel_step(events_path: str, request: CalibrationRequest, *, table_in: str, 
                                              mask=user_mask(mask_file=request.recipe.mask_file, grouping=grouping))[1],
                       table=table,
                       settings=request.recipe.pixel, input_use=read_diffcal(table_initial).use,
-                      known_reason=None if events.lite else events.native_mask_reason)
+                      known_reason=None if events.lite else events.native_mask_reason,
+                      input_reason=_initial_reasons(table_initial))
     loop.previous_median = previous_median
     stats = run_iteration(loop, iteration)
     result = finish_loop(loop) if loop.done else loop.result
@@ -120,6 +129,11 @@ def pixel_step(events_path: str, request: CalibrationRequest, *, table_in: str, 
         np.save(work_dir / MASK_REASON_FILE, result.mask_reason)  # beside the table: finish_step reads it
     return PixelStep(table_path=str(path), stats=stats, done=loop.done, stop_reason=result.stop_reason,
                      converged=result.converged)
+
+
+def _initial_reasons(table_initial: str) -> np.ndarray | None:
+    path = Path(table_initial).with_name(INITIAL_REASON_FILE)
+    return np.load(path) if path.is_file() else None
 
 
 class FocusRef(BaseModel):
