@@ -21,7 +21,7 @@ from snapcal_core import __version__
 
 def path_stamp(path: str | None) -> list:
     """Size and mtime of a file, or of every file directly inside a folder; [] if absent."""
-    if path is None:
+    if not path:  # None or "" (no file: "" would otherwise be the working directory)
         return []
     p = Path(path)
     if p.is_dir():

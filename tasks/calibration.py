@@ -26,6 +26,9 @@ from tasks.cache import stamped_key
 
 #: Steps of the recipe are cached by their inputs' stamps so that a resumed (re-executed) run reuses them.
 RECIPE_CACHE = dict(persist_result=True, cache_expiration=timedelta(days=30))
+#: The request's own input files (a user mask, a grouping or sample file; names such as "Column" or
+#: "diamond" stamp nothing): an edited file is never served a result cached for its old content.
+REQUEST_FILES = ("request.recipe.mask_file", "request.grouping", "request.sample")
 
 
 @task(retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
@@ -41,13 +44,13 @@ def load_events(ref: RunRef, lite: bool) -> str:
     return pipeline.load_to_scratch(ref.run_number, lite=lite, settings=get_settings())
 
 
-@task(cache_key_fn=stamped_key("events_path", "start_table"), **RECIPE_CACHE)
+@task(cache_key_fn=stamped_key("events_path", "start_table", *REQUEST_FILES), **RECIPE_CACHE)
 def initial_table(events_path: str, request: CalibrationRequest, work_dir: str, start_table: str | None) -> str:
     """The table the pixel loop starts from."""
     return pipeline.initial_table(events_path, request, Path(work_dir), start_table)
 
 
-@task(cache_key_fn=stamped_key("events_path", "table_in", "table_initial"), task_run_name="pixel-iteration-{iteration}",
+@task(cache_key_fn=stamped_key("events_path", "table_in", "table_initial", *REQUEST_FILES), task_run_name="pixel-iteration-{iteration}",
       **RECIPE_CACHE)
 def pixel_iteration(events_path: str, request: CalibrationRequest, table_in: str, table_initial: str, iteration: int,
                     previous_median: float, work_dir: str) -> PixelStep:
@@ -56,19 +59,19 @@ def pixel_iteration(events_path: str, request: CalibrationRequest, table_in: str
                                iteration=iteration, previous_median=previous_median, work_dir=Path(work_dir))
 
 
-@task(cache_key_fn=stamped_key("events_path", "table_path"), **RECIPE_CACHE)
+@task(cache_key_fn=stamped_key("events_path", "table_path", *REQUEST_FILES), **RECIPE_CACHE)
 def focus_groups(events_path: str, request: CalibrationRequest, table_path: str, work_dir: str) -> FocusRef:
     """Focus every group with the pixel-calibrated constants (spectra stay in the scratch area)."""
     return pipeline.focus_step(events_path, request, table_path=table_path, work_dir=Path(work_dir))
 
 
-@task(cache_key_fn=stamped_key("focus.folder"), task_run_name="fit-group-{group_id}", **RECIPE_CACHE)
+@task(cache_key_fn=stamped_key("focus.folder", *REQUEST_FILES), task_run_name="fit-group-{group_id}", **RECIPE_CACHE)
 def fit_group(focus: FocusRef, request: CalibrationRequest, group_id: int) -> GroupCalibration:
     """Peak fits in TOF and DIFC (+TZERO, +DIFA) of one group: groups run side by side on the task runner."""
     return pipeline.fit_group_step(focus, request, group_id)
 
 
-@task(cache_key_fn=stamped_key("events_path", "table_path", "focus.folder"), **RECIPE_CACHE)
+@task(cache_key_fn=stamped_key("events_path", "table_path", "focus.folder", *REQUEST_FILES), **RECIPE_CACHE)
 def finish_groups(events_path: str, request: CalibrationRequest, table_path: str, focus: FocusRef,
                   group_fits: list[GroupCalibration], out_folder: str, iterations: list[PixelIteration],
                   stop_reason: str, converged: bool | None) -> ResultSummary:
