@@ -1,10 +1,15 @@
 """``make serve`` / ``make stop``: a local Prefect server, snapcal's deployments, a process worker
 and the acquisition watcher, all on 127.0.0.1 with their state under ``var/``.
 
-``python -m deployments.ops start|stop|status``. Every process runs in its own session with its
-PID in ``var/run/<name>.pid`` and its log in ``var/log/<name>.log``; ``stop`` sends SIGTERM to each
-process group and SIGKILL after a grace period (``prefect worker`` may not exit on SIGTERM when it
-was started from a non-interactive shell, PREFECT.md section 3).
+``python -m deployments.ops start [--backfill]|stop|status``. Every process runs in its own
+session with its PID in ``var/run/<name>.pid`` and its log in ``var/log/<name>.log``; ``stop``
+sends SIGTERM to each process group and SIGKILL after a grace period (``prefect worker`` may not
+exit on SIGTERM when it was started from a non-interactive shell, PREFECT.md section 3).
+
+Backfill is a configured choice, off by default: on its first start (no state file) the watcher
+records the runs already in the facility tree as existing and calibrates only new ones.
+``--backfill`` (or ``SNAPCAL_WATCH_BACKFILL=1 make serve``) calibrates those too, skipping and
+reporting the corrupt ones.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import urllib.request
 from pathlib import Path
 
 from deployments.definitions import POOL
+from flows.watch import BACKFILL_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 VAR = Path(os.environ.get("SNAPCAL_OPS_DIR", REPO / "var")).resolve()  # tests point it elsewhere
@@ -80,7 +86,16 @@ def _prefect(args: list[str], env: dict[str, str]) -> None:
     subprocess.run([str(BIN / "prefect"), "--no-prompt", *args], cwd=REPO, env=env, check=True)
 
 
-def start(port: int) -> None:
+def _backfill_default() -> bool:
+    return os.environ.get(BACKFILL_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def watcher_argv(*, backfill: bool) -> list[str]:
+    """The watcher's command line: backfill stated explicitly, so its log says which it was."""
+    return [str(BIN / "snapcal"), "watch", "--backfill" if backfill else "--no-backfill"]
+
+
+def start(port: int, *, backfill: bool = False) -> None:
     env = environment(port)
     if _alive("server") is None:
         _spawn("server", [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)], env)
@@ -90,7 +105,11 @@ def start(port: int) -> None:
     if _alive("worker") is None:
         _spawn("worker", [str(BIN / "prefect"), "worker", "start", "--pool", POOL, "--limit", "2"], env)
     if _alive("watcher") is None:
-        _spawn("watcher", [str(BIN / "snapcal"), "watch"], env)
+        _spawn("watcher", watcher_argv(backfill=backfill), env)
+        print("watcher: " + ("backfill on: runs already in the facility tree are calibrated too (corrupt files "
+                             f"skipped, see {LOG_DIR / 'watcher.log'})" if backfill else
+                             "backfill off: runs already in the facility tree at its first start are not calibrated "
+                             f"(--backfill or {BACKFILL_ENV}=1 to calibrate them)"))
     print(f"\nPrefect UI: http://127.0.0.1:{port}  (runs waiting for approval: Runs -> the run -> Resume)")
     print(f"CLI against it: export PREFECT_API_URL=http://127.0.0.1:{port}/api ; stop everything: make stop")
 
@@ -130,8 +149,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="local Prefect server, deployments, worker and watcher")
     parser.add_argument("command", choices=["start", "stop", "status"])
     parser.add_argument("--port", type=int, default=int(os.environ.get("SNAPCAL_SERVER_PORT", "4200")))
+    parser.add_argument("--backfill", action=argparse.BooleanOptionalAction, default=_backfill_default(),
+                        help=f"start: the watcher also calibrates the runs already in the tree at its first start "
+                        f"(default from {BACKFILL_ENV}, else off)")
     args = parser.parse_args(argv)
-    {"start": lambda: start(args.port), "stop": stop, "status": status}[args.command]()
+    {"start": lambda: start(args.port, backfill=args.backfill), "stop": stop, "status": status}[args.command]()
 
 
 if __name__ == "__main__":

@@ -1,9 +1,18 @@
-"""Simulate a SNAP calibrant run: event file in the facility tree plus its truth beside it."""
+"""Simulate a SNAP calibrant run: event file in the facility tree plus its truth beside it.
+
+Both files are written under hidden temporary names and renamed into place at the end, so an
+exception (a ``KeyboardInterrupt`` included) leaves nothing behind; a size that does not fit the
+free disk space, or more than :data:`MAX_EVENTS`, is refused before anything is written.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
+import secrets
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -45,10 +54,98 @@ SAMPLE_TITLES = {"diamond": "Diamond", "silicon": "Silicon NIST 640d", "ceria": 
 BACKGROUND_FRACTION = 0.25
 CHUNK_EVENTS = 1 << 22
 EVENTS_PER_SECOND_OF_BEAM = 2e5
+#: Largest run simulated (events asked for): ~5 GB on disk, 8 GB of memory to load it, ~20 min to write.
+MAX_EVENTS = 1_000_000_000
+#: Bytes per event of the event file (ids + TOFs + pulses), measured on diamond runs of 1e6-4e6 events,
+#: clean and rough: 5.18-5.37 with gzip level 1 after byte shuffle, 8.12 uncompressed (4e6); any other
+#: filter counts as uncompressed.
+BYTES_PER_EVENT = {"gzip": 5.4, None: 8.4}
+#: Truth file (DIFC/DIFA/TZERO, group, use and nuisance columns of 1,179,648 pixels): 42-53 MB measured.
+TRUTH_FILE_BYTES = 64 * 2**20
+#: Factor on the estimate when comparing it with the free space (data less compressible than measured).
+DISK_MARGIN = 1.25
+
+#: ``progress(events_done, events_total)``, called after each chunk of events is written.
+ProgressCallback = Callable[[int, int], None]
 
 
 class SimulationExistsError(SnapcalError, FileExistsError):
     """The run to simulate already exists (pass overwrite=True to replace it)."""
+
+
+class SimulationSizeError(SnapcalError, ValueError):
+    """The number of events asked for is not positive or is above :data:`MAX_EVENTS`."""
+
+
+class InsufficientDiskSpaceError(SnapcalError, OSError):
+    """The simulated files would not fit the free space of the facility tree's file system."""
+
+
+def validate_n_events(n_events: int) -> int:
+    """``n_events`` as an int in ``1..MAX_EVENTS``; :class:`SimulationSizeError` otherwise."""
+    try:
+        whole = int(n_events) == n_events and n_events > 0
+    except (TypeError, ValueError, OverflowError):
+        whole = False
+    if not whole:
+        raise SimulationSizeError(f"number of events must be a positive integer, got {n_events!r}")
+    if n_events > MAX_EVENTS:
+        raise SimulationSizeError(
+            f"{n_events:,} events is more than the simulator's limit of {MAX_EVENTS:,} events "
+            f"(~{estimated_bytes(MAX_EVENTS) / 1e9:.0f} GB, and about 8 bytes of memory per event to load it); "
+            "a real SNAP calibrant run has 1e7-1e8 events")
+    return int(n_events)
+
+
+def estimated_bytes(n_events: int, *, compression: str | None = "gzip") -> int:
+    """Disk bytes of a run of ``n_events`` events: event file (``BYTES_PER_EVENT``) plus its truth file."""
+    per_event = BYTES_PER_EVENT.get(compression, BYTES_PER_EVENT[None])
+    return int(n_events * per_event) + TRUTH_FILE_BYTES
+
+
+def _free_bytes(path: Path) -> tuple[Path, int]:
+    """Free bytes of the file system of ``path`` (or of its nearest existing parent), and that folder."""
+    folder = Path(path).absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder, shutil.disk_usage(folder).free
+
+
+def check_disk_space(raw: Path, *, n_events: int, compression: str | None) -> None:
+    """Refuse (:class:`InsufficientDiskSpaceError`) when ``DISK_MARGIN`` times the estimate exceeds the free space.
+
+    A file being replaced (overwrite) still occupies its space until the new one is renamed over it.
+    """
+    needed = estimated_bytes(n_events, compression=compression)
+    folder, free = _free_bytes(raw.parent)
+    if needed * DISK_MARGIN > free:
+        raise InsufficientDiskSpaceError(
+            f"{n_events:,} events need about {needed / 1e9:.2f} GB for {raw.name} and its truth "
+            f"({BYTES_PER_EVENT.get(compression, BYTES_PER_EVENT[None])} bytes/event, compression {compression}; "
+            f"{DISK_MARGIN:.2f}x margin: {needed * DISK_MARGIN / 1e9:.2f} GB), but {folder} has only "
+            f"{free / 1e9:.2f} GB free")
+
+
+def _expected_events(n_events: int, plan) -> int:
+    """Events the run will hold: those asked for plus the nuisances' (hot, edge, prompt, burst, diagnostic)."""
+    if plan is None:
+        return n_events
+    s, mean = plan.settings, plan.mean_pixel_events
+    extra = (float(plan.hot_rate.sum()) * mean + plan.edge_pixels.size * s.edge_rate * mean + plan.burst_id.size
+             + n_events * (s.prompt_fraction + s.error_fraction + s.unmapped_fraction))
+    return n_events + int(extra)
+
+
+def _temporary(path: Path) -> Path:
+    """A hidden name beside ``path`` for writing it (the watcher and the readers ignore it)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.partial")
+
+
+def _remove_own_temporaries(*paths: Path) -> None:
+    """Remove what this process left of ``paths``' temporary files (an interrupt between two steps)."""
+    for path in paths:
+        for leftover in path.parent.glob(f".{path.name}.{os.getpid()}.*"):
+            leftover.unlink(missing_ok=True)
 
 
 class SimulatedRun(BaseModel):
@@ -111,6 +208,7 @@ def simulate_run(
     overwrite: bool = False,
     settings: SnapcalSettings | None = None,
     nuisances: Nuisances | None = None,
+    progress: ProgressCallback | None = None,
 ) -> SimulatedRun:
     """Write ``SNAP_<run>.nxs.h5`` (native ids) and ``SNAP_<run>.truth.h5`` into the facility tree.
 
@@ -120,13 +218,16 @@ def simulate_run(
     from streams of their own; the truth then also holds ``nuisance``, ``efficiency`` and
     ``hot_rate`` per pixel (:func:`~snapcal_core.simulate.truth.truth_nuisance`). Without any, the
     files are those of a perfect detector, unchanged.
+
+    Refused before anything is written: more than :data:`MAX_EVENTS` events
+    (:class:`SimulationSizeError`), files that would not fit the free disk space
+    (:class:`InsufficientDiskSpaceError`). ``progress`` is called after every chunk written.
     """
     run_number = validate_run_number(run_number)
     ipts = validate_run_number(ipts)
     if sample not in SAMPLE_MATERIALS:
         raise SnapcalError(f"unknown simulated sample {sample!r}; known: {', '.join(SAMPLE_MATERIALS)}")
-    if n_events <= 0:
-        raise SnapcalError(f"number of events must be positive, got {n_events}")
+    n_events = validate_n_events(n_events)
     settings = settings or get_settings()
     raw = raw_file_path(settings.data_root, ipts=ipts, run_number=run_number)
     if raw.exists() and not overwrite:
@@ -142,6 +243,7 @@ def simulate_run(
     nuisances = nuisances or Nuisances()
     plan = plan_nuisances(nuisances, seed=seed, n_events=n_events, n_pulses=pulse_count(duration),
                           l_total_m=L1_M + geometry.l2_m, band_angstrom=band) if nuisances.active else None
+    check_disk_space(raw, n_events=_expected_events(n_events, plan), compression=compression)
     tables = physics.pixel_tables(geometry, reflections=refl, arc_deg=arc_deg, wavelength_angstrom=wavelength_angstrom,
                                   efficiency=plan.neutron_efficiency if plan else None)
     lam_grid, lam_cdf = physics.wavelength_cdf(wavelength_angstrom=wavelength_angstrom)
@@ -149,37 +251,45 @@ def simulate_run(
     refl_intensity = np.array([r.f2_barn * r.multiplicity * r.d_angstrom**4 for r in refl])
     per_panel = np.zeros(N_PANELS, dtype=np.int64)
     added: dict[str, int] = {}
-    writer = EventFileWriter(
-        raw, run_number=run_number, title=f"{SAMPLE_TITLES[sample]} calibrant (snapcal simulation, seed {seed})",
-        start_time=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc).isoformat(), duration_s=duration,
-        proton_charge=duration * 1.0e13 / 3600.0, das_logs=state_logs(state), compression=compression,
-        explicit_pulses=bool(plan and plan.explicit_pulses),
-    )
-    n_chunks = -(-n_events // CHUNK_EVENTS)
-    with writer:
-        for c, start in enumerate(range(0, n_events, CHUNK_EVENTS)):
-            rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(c,)))
-            ids, tof = _chunk_events(rng, min(CHUNK_EVENTS, n_events - start), tables=tables, truth=truth,
-                                     refl_d=refl_d, refl_intensity=refl_intensity, band=band,
-                                     lam_grid=lam_grid, lam_cdf=lam_cdf)
-            pulse = None
+    truth_tmp = _temporary(truth_path(raw))
+    try:
+        writer = EventFileWriter(
+            raw, run_number=run_number, title=f"{SAMPLE_TITLES[sample]} calibrant (snapcal simulation, seed {seed})",
+            start_time=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc).isoformat(), duration_s=duration,
+            proton_charge=duration * 1.0e13 / 3600.0, das_logs=state_logs(state), compression=compression,
+            explicit_pulses=bool(plan and plan.explicit_pulses),
+        )
+        n_chunks = -(-n_events // CHUNK_EVENTS)
+        with writer:
+            for c, start in enumerate(range(0, n_events, CHUNK_EVENTS)):
+                rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(c,)))
+                ids, tof = _chunk_events(rng, min(CHUNK_EVENTS, n_events - start), tables=tables, truth=truth,
+                                         refl_d=refl_d, refl_intensity=refl_intensity, band=band,
+                                         lam_grid=lam_grid, lam_cdf=lam_cdf)
+                pulse = None
+                if plan is not None:
+                    ids, tof, pulse, counts = plan.add_to_chunk(c, n_chunks, ids, tof,
+                                                                background_cdf=tables.background_cdf)
+                    for name, n in counts.items():
+                        added[name] = added.get(name, 0) + n
+                per_panel += np.bincount(ids // PIXELS_PER_PANEL, minlength=N_PANELS)
+                if pulse is None:
+                    writer.append(ids, tof)
+                else:
+                    writer.append(ids, tof, pulse)
+                if progress is not None:
+                    progress(min(n_events, start + CHUNK_EVENTS), n_events)
             if plan is not None:
-                ids, tof, pulse, counts = plan.add_to_chunk(c, n_chunks, ids, tof, background_cdf=tables.background_cdf)
-                for name, n in counts.items():
-                    added[name] = added.get(name, 0) + n
-            per_panel += np.bincount(ids // PIXELS_PER_PANEL, minlength=N_PANELS)
-            if pulse is None:
-                writer.append(ids, tof)
-            else:
-                writer.append(ids, tof, pulse)
-        if plan is not None:
-            if added.get("burst", 0) != plan.burst_id.size:
-                raise SnapcalError(f"internal: {added.get('burst', 0)} of {plan.burst_id.size} burst events placed")
-            for name, (ids, tof) in plan.diagnostic_events().items():
-                writer.add_event_group(name, ids, tof)
-                added[name] = int(ids.size)
-            truth = dataclasses.replace(truth, extra={**truth.extra, **plan.truth_columns()})
-        write_diffcal(truth_path(raw), truth)
+                if added.get("burst", 0) != plan.burst_id.size:
+                    raise SnapcalError(f"internal: {added.get('burst', 0)} of {plan.burst_id.size} burst events placed")
+                for name, (ids, tof) in plan.diagnostic_events().items():
+                    writer.add_event_group(name, ids, tof)
+                    added[name] = int(ids.size)
+                truth = dataclasses.replace(truth, extra={**truth.extra, **plan.truth_columns()})
+            write_diffcal(truth_tmp, truth)
+        os.replace(truth_tmp, truth_path(raw))  # the event file is in place: now its truth beside it
+    finally:
+        _remove_own_temporaries(raw, truth_path(raw))
     return SimulatedRun(
         run_number=run_number, ipts=ipts, sample=sample, raw_path=str(raw), truth_path=str(truth_path(raw)),
         state_id=state.state_id(), state=state, n_events=int(per_panel.sum()), events_per_panel=per_panel.tolist(),

@@ -9,7 +9,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from snapcal_core.data.read import open_event_file
+from snapcal_core.data.read import open_event_file, read_header
 from snapcal_core.errors import SnapcalError
 from snapcal_core.watch.errors import UnreadyFileError
 
@@ -98,3 +98,30 @@ def read_identity(path: Path) -> tuple[int, str]:
     if not run_text.isdigit() or int(run_text) <= 0:
         raise UnreadyFileError(f"{path}: /entry/run_number {run_text!r} is not a positive integer")
     return int(run_text), title
+
+
+def _read_through(dataset: h5py.Dataset, *, n_events: int, slice_events: int, path: Path) -> None:
+    try:
+        for start in range(0, n_events, slice_events):
+            dataset[start : start + slice_events]
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise UnreadyFileError(f"{path}: {dataset.name} cannot be read: {exc}") from exc
+
+
+def verify_events(path: Path, *, slice_events: int = 1 << 22) -> None:
+    """Read the header (banks, DAS logs of the state) and every science event, a slice at a time.
+
+    :class:`UnreadyFileError` when any of it cannot be read (a truncated or damaged chunk, a
+    missing PV, banks whose fields disagree), so a corrupt run is never handed to a calibration.
+    Memory stays at one slice (``slice_events`` events) whatever the file's size.
+    """
+    try:
+        header = read_header(path)
+        with open_event_file(path) as entry:
+            for bank, n_events in zip(header.bank_names, header.bank_sizes):
+                for field in ("event_id", "event_time_offset") if n_events else ():
+                    _read_through(entry[bank][field], n_events=n_events, slice_events=slice_events, path=path)
+    except UnreadyFileError:
+        raise
+    except (SnapcalError, OSError, KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise UnreadyFileError(f"{path}: its events cannot be read: {exc}") from exc

@@ -6,12 +6,25 @@ from pathlib import Path
 
 import numpy as np
 
-from snapcal_core.constants import N_NATIVE_PIXELS
+from snapcal_core.constants import (
+    N_NATIVE_PIXELS,
+    REFERENCE_ARC_DEG,
+    REFERENCE_FREQUENCY_HZ,
+    REFERENCE_GUIDE,
+    REFERENCE_LIN_M,
+    REFERENCE_WAVELENGTH_ANGSTROM,
+)
 from snapcal_core.data.locate import raw_file_path
 from snapcal_core.data.nexus import EventFileWriter
+from snapcal_core.data.state import state_logs
+from snapcal_core.models import DetectorState
 from snapcal_core.watch import Acquisition
 
 SIM_RUN, SIM_IPTS = 58810, 33219
+#: The DAS logs of SNAP's reference state: a calibrant run must have them to be announced.
+REFERENCE_LOGS = state_logs(DetectorState(arc_deg=REFERENCE_ARC_DEG, lin_m=REFERENCE_LIN_M,
+                                          wavelength_angstrom=REFERENCE_WAVELENGTH_ANGSTROM,
+                                          frequency_hz=REFERENCE_FREQUENCY_HZ, guide=REFERENCE_GUIDE))
 
 
 class FakeClock:
@@ -28,16 +41,22 @@ class FakeClock:
 
 
 class Recorder:
-    """An ``announce`` callback that records acquisitions and raises for its first ``failures`` calls."""
+    """An ``announce`` callback that records acquisitions and raises for its first ``failures`` calls.
 
-    def __init__(self, failures: int = 0) -> None:
+    ``refused_runs`` always raise (a run the server keeps refusing); ``attempted`` holds every call.
+    """
+
+    def __init__(self, failures: int = 0, refused_runs: tuple[int, ...] = ()) -> None:
         self.failures = failures
+        self.refused_runs = refused_runs
         self.calls = 0
+        self.attempted: list[Acquisition] = []
         self.received: list[Acquisition] = []
 
     def __call__(self, acquisition: Acquisition) -> None:
         self.calls += 1
-        if self.calls <= self.failures:
+        self.attempted.append(acquisition)
+        if self.calls <= self.failures or acquisition.run_number in self.refused_runs:
             raise RuntimeError(f"flow server unreachable (call {self.calls})")
         self.received.append(acquisition)
 
@@ -47,6 +66,6 @@ def write_run(root: Path, *, run: int, ipts: int = 7, title: str = "Vanadium rod
     rng = np.random.default_rng(run)
     path = raw_file_path(root, ipts=ipts, run_number=run)
     with EventFileWriter(path, run_number=run, title=title, start_time="2026-01-01T00:00:00", duration_s=1.0,
-                         proton_charge=1.0, das_logs={}, compression=None) as writer:
+                         proton_charge=1.0, das_logs=REFERENCE_LOGS, compression=None) as writer:
         writer.append(rng.integers(0, N_NATIVE_PIXELS, n).astype(np.uint32), rng.uniform(1e3, 1e4, n))
     return path

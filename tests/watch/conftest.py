@@ -51,8 +51,8 @@ def clock() -> FakeClock:
 def make_watcher(data_root: Path, tmp_path: Path, clock: FakeClock):
     """Watchers on this test's tree and state file, on the fake clock with a 10 s settle time."""
 
-    def make(announce=None, rules: CalibrantRules | None = None, settle_s: float = 10.0) -> Watcher:
+    def make(announce=None, rules: CalibrantRules | None = None, settle_s: float = 10.0, **options) -> Watcher:
         return Watcher(data_root, rules or CalibrantRules(), tmp_path / "state" / "watch.json",
-                       announce if announce is not None else Recorder(), settle_s=settle_s, clock=clock)
+                       announce if announce is not None else Recorder(), settle_s=settle_s, clock=clock, **options)
 
     return make

@@ -108,15 +108,23 @@ def test_ignored_run_is_announced_when_the_rules_now_name_it(make_watcher, data_
     assert restarted.ignored == {}
 
 
-def test_failing_callback_is_retried_and_announces_once(make_watcher, place_diamond, clock, caplog) -> None:
+def test_failing_callback_is_retried_with_backoff_and_announces_once(make_watcher, place_diamond, clock,
+                                                                     caplog) -> None:
     place_diamond()
     recorder = Recorder(failures=2)
     watcher = make_watcher(recorder)
     assert settle(watcher, clock) == []
-    assert "retrying on the next scan" in caplog.text
-    assert watcher.scan_once() == [] and watcher.announced == {}
+    assert "retrying in 1 s" in caplog.text
+    assert list(watcher.pending) == [SIM_RUN] and watcher.announced == {}
+    assert watcher.scan_once() == [] and recorder.calls == 1  # not due yet: backoff 1 s
+    clock.advance(1)
+    assert watcher.scan_once() == [] and recorder.calls == 2
+    assert "retrying in 2 s" in caplog.text
+    clock.advance(1.9)
+    assert watcher.scan_once() == [] and recorder.calls == 2
+    clock.advance(0.1)
     assert len(watcher.scan_once()) == 1
-    assert watcher.scan_once() == []
+    assert watcher.scan_once() == [] and watcher.pending == {}
     assert (recorder.calls, len(recorder.received)) == (3, 1)
 
 
