@@ -3,15 +3,13 @@ Prefect server, approving automatically, then show where the new version was wri
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
-# Prefect's state stays in var/ too, the embedded server starts on demand, and nothing phones home.
-os.environ.setdefault("PREFECT_HOME", str(Path("var/prefect").resolve()))
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-os.environ.setdefault("DO_NOT_TRACK", "1")
-os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+# Prefect's state stays under the snapcal home too (var/prefect), set before Prefect is imported; nothing phones home.
+from snapcal_core.settings import ensure_prefect_home, use_prefect_environment
+
+use_prefect_environment()
+ensure_prefect_home()
 
 from snapcal_core.cli._common import console, print_table  # noqa: E402
 from snapcal_core.cli.inspect import run_summary  # noqa: E402

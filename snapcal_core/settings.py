@@ -7,10 +7,13 @@ everything inside ``./var`` so the demo needs no setup.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from snapcal_core.errors import ConfigurationError
 
 _PACKAGE_SAMPLES = Path(__file__).parent / "samples"
 
@@ -30,6 +33,8 @@ class SnapcalSettings(BaseSettings):
     calibrant_home: Path = Field(_PACKAGE_SAMPLES, description="Folder of calibrant-sample JSON files")
     watch_state: Path = Field(Path("var/watch/announced.json"), description="Runs the acquisition watcher has announced")
     calibrant_rules: Path | None = Field(None, description="Rule file (TOML/JSON) saying which runs are calibrant runs")
+    prefect_home: Path = Field(Path("var/prefect"), description="Prefect's state (PREFECT_HOME: its SQLite database, "
+                               "results, profiles) for every command, unless PREFECT_HOME is set")
 
     @classmethod
     def settings_customise_sources(
@@ -47,5 +52,43 @@ class SnapcalSettings(BaseSettings):
 
 
 def get_settings(**overrides: object) -> SnapcalSettings:
-    """Fresh settings (environment and TOML re-read on every call, so tests can monkeypatch)."""
-    return SnapcalSettings(**overrides)
+    """Fresh settings (environment and TOML re-read on every call, so tests can monkeypatch).
+
+    An unreadable TOML file or a value no setting accepts is a :class:`ConfigurationError` naming the
+    file and the setting."""
+    try:
+        return SnapcalSettings(**overrides)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"settings file {_toml_path()} is not valid TOML: {exc}") from None
+    except ValidationError as exc:
+        where = _toml_path() if _toml_path().is_file() else "SNAPCAL_* environment"
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+        raise ConfigurationError(f"settings ({where}): {problems}") from None
+
+
+def prefect_environment(settings: SnapcalSettings | None = None) -> dict[str, str]:
+    """The Prefect variables every snapcal command runs with: Prefect's home (and so its SQLite database,
+    ``$PREFECT_HOME/prefect.db``) under the snapcal home, no telemetry, a server start-up timeout that fits
+    two busy cores."""
+    home = Path((settings or get_settings()).prefect_home).expanduser().resolve()
+    return {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    }
+
+
+def use_prefect_environment(settings: SnapcalSettings | None = None) -> dict[str, str]:
+    """Put :func:`prefect_environment` into ``os.environ`` where a variable is unset (the user's value wins);
+    returns what was set. Call it before Prefect is imported: Prefect reads its settings at import."""
+    added = {k: v for k, v in prefect_environment(settings).items() if k not in os.environ}
+    os.environ.update(added)
+    return added
+
+
+def ensure_prefect_home() -> Path:
+    """Create ``$PREFECT_HOME`` (parents too) before Prefect is imported: Prefect makes only the last folder."""
+    home = Path(os.environ.get("PREFECT_HOME") or prefect_environment()["PREFECT_HOME"]).expanduser()
+    home.mkdir(parents=True, exist_ok=True)
+    return home

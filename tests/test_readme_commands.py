@@ -1,5 +1,5 @@
-"""Every ``snapcal`` command of the README's command-line block, as written there: exit 0 or one
-typed error line, never a traceback.
+"""Every ``snapcal`` command of the README's command-line block, as written there: each exits 0 (the
+examples work), a failure would be one typed error line, never a traceback.
 
 The commands are read from README.md itself (so a new README line is tested without touching
 this file) and run through the console entry point ``snapcal_core.cli.main`` in this process
@@ -111,8 +111,8 @@ def test_every_readme_command_exits_zero_or_with_one_typed_error_line(readme_env
         if code != 0:
             last = err.strip().splitlines()[-1] if err.strip() else ""
             assert code == 2 and ONE_ERROR_LINE.match(last), f"snapcal {command}: exit {code}\n{out}\n{err}"
-    assert ("simulate --run 1 --ipts 1 --sample silicon --events 2000000 --seed 7", 0) in outcomes
-    assert dict(outcomes)["--help"] == 0 and dict(outcomes)["config"] == 0
+    assert [command for command, code in outcomes if code != 0] == [], outcomes  # every example works as written
+    assert any(c.startswith("simulate ") for c, _ in outcomes) and any(c.startswith("calibrate ") for c, _ in outcomes)
 
 
 def test_readme_watch_stops_cleanly_on_ctrl_c(readme_env, tmp_path):

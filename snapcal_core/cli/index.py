@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -19,15 +20,39 @@ STATE = typer.Option(None, "--state", help="State id (default: the only state in
 NATIVE = typer.Option(False, "--native", help="Native-mode calibrations instead of Lite")
 
 
+def state_versions(home: Path, state_id: str) -> tuple[int, int]:
+    """Calibrations of a state in the store, Lite and native (the default v_0000 not counted)."""
+    return tuple(sum(1 for v in existing_versions(diffraction_dir(home, state_id, lite=lite)) if v > 0)
+                 for lite in (True, False))
+
+
+def _states_text(home: Path, states: list[str]) -> str:
+    """``id (L Lite, N native versions), ...``: the states to choose from."""
+    return ", ".join(f"{sid} ({lite} Lite, {native} native versions)"
+                     for sid, (lite, native) in ((s, state_versions(home, s)) for s in states)) or "none"
+
+
 def _state(state: str | None) -> str:
     if state:
         return state
     home = get_settings().calibration_home
     states = list_states(home)
     if len(states) != 1:
-        raise StorageError(f"give --state: the calibration home {home} holds {len(states)} states "
-                           f"({', '.join(states) or 'none'})")
+        found = f"{len(states)} states: {_states_text(home, states)}" if states else \
+            "no state yet (a calibration saved with snapcal calibrate creates its state)"
+        raise StorageError(f"give --state STATE_ID: the calibration home {home} holds {found}")
     return states[0]
+
+
+def _list_states(home: Path, states: list[str]) -> None:
+    """The table of states to choose from (``index list`` without --state, none or several states)."""
+    if not states:
+        console.print(f"no calibration in {home} yet: a calibration saved with snapcal calibrate creates its "
+                      "instrument state")
+        return
+    rows = [[sid, *state_versions(home, sid)] for sid in states]
+    print_table(f"{len(states)} instrument states in {home}", ["state id", "Lite versions", "native versions"], rows)
+    console.print("list one state's versions with: snapcal index list --state STATE_ID")
 
 
 def _mode(native: bool) -> str:
@@ -70,8 +95,13 @@ def _disagreement(sid: str, native: bool, listed: list[int]) -> str | None:
 
 @index_app.command("list")
 def list_cmd(state: str = STATE, native: bool = NATIVE) -> None:
-    """Versions with run, appliesTo, author, time, key metrics and comments."""
-    home, sid = get_settings().calibration_home, _state(state)
+    """Versions with run, appliesTo, author, time, key metrics and comments (the states, when there are several)."""
+    home = get_settings().calibration_home
+    states = list_states(home)
+    if state is None and len(states) != 1:
+        _list_states(home, states)
+        return
+    sid = _state(state)
     entries = list_versions(home, sid, lite=not native)
     rows = []
     for e in entries:

@@ -6,10 +6,28 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from snapcal_core.errors import StorageError
+from snapcal_core.errors import InvalidOptionsError, StorageError
 from snapcal_core.models import DetectorState, validate_run_number
 from snapcal_core.storage.applies_to import normalise
 from snapcal_core.storage.paths import MAX_AUTHOR_CHARS, MAX_COMMENT_CHARS, check_file_name
+
+
+def check_author(text: str) -> str:
+    """The author as the store records it: stripped, not blank, one line without control characters, at most
+    ``MAX_AUTHOR_CHARS`` characters. :class:`InvalidOptionsError` (a ``ValueError``, so pydantic validators
+    may call it) names the problem: CLI, flow and approval form check an author before any work, with this rule."""
+    author = str(text).strip()
+    if not author:
+        raise InvalidOptionsError("author must not be blank")
+    bad = next((i for i, ch in enumerate(author) if ch < " " or ch == "\x7f"), None)
+    if bad is not None:
+        what = "a line break" if author[bad] in "\r\n" else f"control character {author[bad]!r}"
+        raise InvalidOptionsError(f"author {author[:40]!r} must be one line without control characters "
+                                  f"({what} at character {bad + 1})")
+    if len(author) > MAX_AUTHOR_CHARS:
+        raise InvalidOptionsError(f"author {author[:40]!r}... is {len(author)} characters long; "
+                                  f"at most {MAX_AUTHOR_CHARS}")
+    return author
 
 
 class IndexEntry(BaseModel):
@@ -61,11 +79,7 @@ class SaveRequest(BaseModel):
     @field_validator("author")
     @classmethod
     def _author(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("author must not be blank")
-        if any(ch < " " for ch in value):
-            raise ValueError("author must be one line without control characters")
-        return value.strip()
+        return check_author(value)
 
     @field_validator("applies_to")
     @classmethod

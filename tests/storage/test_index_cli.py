@@ -60,14 +60,30 @@ def test_list_warns_about_an_unindexed_folder_and_repair_fixes_it(home, cli):
     assert "warning" not in cli("list").output
 
 
-def test_the_state_must_be_given_when_the_home_does_not_hold_exactly_one(home, cli):
+def test_list_without_state_lists_the_states_when_there_are_several(home, cli):
+    save_calibration(home, request(), small_table(15))
     (home / "Powder" / ("ab" * 8)).mkdir()
     out = cli("list")
-    assert isinstance(out.exception, StorageError) and "holds 2 states" in str(out.exception)
-    assert SID in str(out.exception)
+    assert out.exit_code == 0, out.output
+    assert "2 instrument states" in out.output and "snapcal index list --state STATE_ID" in out.output
+    row = next(line for line in out.output.splitlines() if SID in line)
+    assert row.split("│")[2:4] == [" 1             ", " 0               "]  # Lite and native versions
     assert cli("list", "--state", SID).exit_code == 0
+
+
+def test_other_commands_name_the_states_when_the_state_must_be_given(home, cli):
+    (home / "Powder" / ("ab" * 8)).mkdir()
+    out = cli("show", "1")
+    assert isinstance(out.exception, StorageError) and "holds 2 states" in str(out.exception)
+    assert f"{SID} (0 Lite, 0 native versions)" in str(out.exception)
     out = cli("list", "--state", "../etc")
     assert isinstance(out.exception, StorageError) and "state id" in str(out.exception)
+
+
+def test_list_on_an_empty_home_says_there_is_no_calibration_yet(home, cli, monkeypatch):
+    monkeypatch.setenv("SNAPCAL_CALIBRATION_HOME", str(home.parent / "not_yet_created"))
+    out = cli("list")
+    assert out.exit_code == 0 and "no calibration in" in out.output
 
 
 def test_index_is_registered_in_the_snapcal_app(home, monkeypatch):

@@ -1,0 +1,99 @@
+"""Checks of a calibration's inputs before any event is read: run, IPTS and file, sample, grouping,
+pixel mask, author.
+
+Each check raises the typed error of its input, naming it; :func:`check_calibration` runs them in
+the order an operator would fix them (a few seconds at most: a file header, the calibrant's
+reflections, a grouping or mask file) and returns what it learnt about the run. ``snapcal recipe``,
+``snapcal calibrate`` and the calibration flow call it first, so a typo costs no load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from snapcal_core.calibrant.samples import calibrant_reflections, load_sample
+from snapcal_core.data.locate import locate_run
+from snapcal_core.data.read import read_header
+from snapcal_core.errors import RunNotFoundError
+from snapcal_core.instrument.groupings import load_grouping
+from snapcal_core.instrument.types import Grouping
+from snapcal_core.models import validate_run_number
+from snapcal_core.recipe.user_mask import user_mask
+from snapcal_core.settings import SnapcalSettings, get_settings
+from snapcal_core.storage.models import check_author
+from snapcal_core.storage.paths import list_state_ids
+
+if TYPE_CHECKING:
+    from snapcal_core.pipeline import CalibrationRequest
+
+
+class _Log(Protocol):
+    def info(self, msg: str) -> object: ...
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What the checks learnt: the run's event file and instrument state, and whether that state is new."""
+
+    run_number: int
+    ipts: int
+    event_file: Path
+    state_id: str
+    new_state: bool  # no calibration of this state in the calibration home yet
+
+    def announcement(self) -> str | None:
+        """The line announcing a new instrument state (None for a known one)."""
+        if not self.new_state:
+            return None
+        return f"new instrument state {self.state_id} (first calibration of this state)"
+
+
+def event_file(run_number: object, *, lite: bool, settings: SnapcalSettings) -> tuple[int, int, Path]:
+    """``(run, ipts, file)``: the file a load would read (Lite copy when Lite and present, else the raw file)."""
+    where = locate_run(run_number, data_root=settings.data_root)
+    if lite and where.lite_path.is_file():
+        return where.run_number, where.ipts, where.lite_path
+    if not where.raw_path.is_file():
+        raise RunNotFoundError(f"run {where.run_number}: raw file {where.raw_path} does not exist "
+                               f"(data root {settings.data_root})")
+    return where.run_number, where.ipts, where.raw_path
+
+
+def check_sample(sample: str, settings: SnapcalSettings) -> None:
+    """The sample is a known name, a readable sample file or an NCrystal material with reflections."""
+    calibrant_reflections(load_sample(sample, settings))  # cached: the recipe's own call reuses it
+
+
+def check_grouping_and_mask(grouping: str, *, lite: bool, mask_file: str) -> Grouping:
+    """The grouping is built in or a readable file of the mode; the mask (if any) fits it and leaves every group a pixel."""
+    groups = load_grouping(grouping, lite=lite)
+    user_mask(mask_file=str(Path(mask_file).expanduser()) if mask_file else "", grouping=groups)
+    return groups
+
+
+def check_calibration(
+    *, run_number: object, sample: str, grouping: str = "Column", lite: bool = True, mask_file: str = "",
+    author: str | None = None, settings: SnapcalSettings | None = None,
+) -> Preflight:
+    """Every input of a calibration checked before any event is read; the first problem raises its typed error."""
+    settings = settings or get_settings()
+    validate_run_number(run_number)
+    if author is not None:
+        check_author(author)
+    run, ipts, path = event_file(run_number, lite=lite, settings=settings)
+    state_id = read_header(path).state.state_id()  # the DAS logs only: a missing PV or corrupt file shows here
+    check_sample(sample, settings)
+    check_grouping_and_mask(grouping, lite=lite, mask_file=mask_file)
+    new = state_id not in list_state_ids(settings.calibration_home)
+    return Preflight(run_number=run, ipts=ipts, event_file=path, state_id=state_id, new_state=new)
+
+
+def check_request(request: CalibrationRequest, *, author: str | None = None, log: _Log | None = None) -> Preflight:
+    """:func:`check_calibration` of a flow's request; a new instrument state is announced on ``log``."""
+    found = check_calibration(run_number=request.run_number, sample=request.sample, grouping=request.grouping,
+                              lite=request.lite, mask_file=request.recipe.mask_file, author=author or None)
+    if log is not None and found.announcement():
+        log.info(found.announcement())
+    return found
