@@ -33,6 +33,7 @@ class MaskReason(enum.IntEnum):
     NOISY = 3
     FAILED_FIT = 4
     USER = 5
+    LOW_COUNTS = 6  # the pixel loop: too few events for an offset (not a failed fit)
 
 
 class ScreenSettings(BaseModel):

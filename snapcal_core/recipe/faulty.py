@@ -123,7 +123,7 @@ class MaskSummary(BaseModel):
 
     group_id: int
     n_pixels: int
-    by_reason: dict[str, int] = Field(description="Masked pixels per reason name (dead, hot, noisy, failed_fit, user)")
+    by_reason: dict[str, int] = Field(description="Masked pixels per reason name (dead, hot, noisy, failed_fit, user, low_counts)")
 
     @property
     def n_masked(self) -> int:

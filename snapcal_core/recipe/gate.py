@@ -28,8 +28,8 @@ class QualityGate(BaseModel):
     max_masked_fraction: float | None = Field(0.15, ge=0, le=1, description="Fraction of pixels masked for any "
                                               "reason (faulty, failed fit, user), at most")
     max_failed_fit_fraction: float | None = Field(
-        0.15, ge=0, le=1, description="SNAPRed's rule: fraction of pixels newly masked by the pixel loop's failed "
-        "fits, at most (faulty pixels found before the loop and the user's mask not counted)")
+        0.15, ge=0, le=1, description="SNAPRed's rule: fraction of pixels newly masked by the pixel loop (failed "
+        "fits and too few events), at most (faulty pixels found before the loop and the user's mask not counted)")
 
 
 class GroupVerdict(BaseModel):
@@ -73,8 +73,9 @@ def _group_failures(group, gate: QualityGate, change: DifcChange | None) -> list
 
 
 def failed_fit_fraction(summary: ResultSummary) -> float:
-    """Fraction of the grouped pixels the pixel loop masked because their fit failed."""
-    failed = sum(m.by_reason.get("failed_fit", 0) for m in summary.masked)
+    """Fraction of the grouped pixels the pixel loop masked: their fit failed, or they had too few
+    events for one (SNAPRed's rule counts both: its cross-correlation fails on either)."""
+    failed = sum(m.by_reason.get("failed_fit", 0) + m.by_reason.get("low_counts", 0) for m in summary.masked)
     return failed / summary.n_pixels if summary.n_pixels else 0.0
 
 

@@ -260,9 +260,25 @@ def finish_loop(loop: PixelLoop) -> PixelCalibrationResult:
     masked = (loop.row_group >= 0) & (loop.result.use == 0)
     carried = loop.input_reason if loop.input_reason is not None else np.zeros_like(reason)
     reason[masked & loop.input_masked] = np.where(carried > 0, carried, MaskReason.USER)[masked & loop.input_masked]
+    reason[masked & (reason == MaskReason.NONE) & _too_few_events(loop)] = MaskReason.LOW_COUNTS
     reason[masked & (reason == MaskReason.NONE)] = MaskReason.FAILED_FIT
     loop.result.mask_reason = reason
     return loop.result
+
+
+def _too_few_events(loop: PixelLoop) -> np.ndarray:
+    """Pixels whose events, at their group's median share in the reference windows, give fewer than
+    ``min_counts`` window counts: masked for too few events (e.g. a weak native pixel), not because
+    its correlation failed."""
+    r, n = loop.result, loop.group_of_pixel.shape[0]
+    total = np.diff(loop.events.start)[:n].astype(np.float64)
+    expected = np.zeros(n)
+    for row in np.unique(loop.row_group[loop.row_group >= 0]):
+        sel = loop.row_group == row
+        used = sel & (r.use > 0) & (total > 0)
+        share = float(np.median(r.counts_in_windows[used] / total[used])) if used.any() else 0.0
+        expected[sel] = total[sel] * share
+    return (loop.row_group >= 0) & (expected < loop.settings.min_counts)
 
 
 def calibrate_pixels(

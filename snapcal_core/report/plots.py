@@ -55,7 +55,8 @@ def detector_image(values: np.ndarray) -> tuple[np.ndarray, int]:
 
 #: Colour of each mask reason (a pixel in use: light grey).
 _REASON_COLOURS = {MaskReason.NONE: "#f2f2f2", MaskReason.DEAD: "black", MaskReason.HOT: "tab:red",
-                   MaskReason.NOISY: "tab:orange", MaskReason.FAILED_FIT: "tab:purple", MaskReason.USER: "tab:blue"}
+                   MaskReason.NOISY: "tab:orange", MaskReason.FAILED_FIT: "tab:purple", MaskReason.USER: "tab:blue",
+                   MaskReason.LOW_COUNTS: "tab:gray"}
 
 
 def mask_png(reason: np.ndarray, path: Path, *, title: str) -> Path:

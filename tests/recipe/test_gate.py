@@ -18,6 +18,7 @@ def test_failed_fits_above_15_percent_hold_the_run_faulty_and_user_pixels_do_not
     faulty = evaluate_gate(_summary(dead=60, hot=40, user=40, failed_fit=10), QualityGate())
     assert not any("failed fits" in f for f in faulty.run_failures)
     assert failed_fit_fraction(_summary(dead=60, failed_fit=10)) == 0.01
+    assert failed_fit_fraction(_summary(low_counts=100, failed_fit=60)) == 0.16  # SNAPRed counts both
 
 
 def test_the_rules_are_configurable_and_can_be_switched_off():

@@ -65,14 +65,25 @@ def test_dead_pixels_are_masked_as_dead_before_the_loop_and_do_not_count_as_fail
     assert np.count_nonzero(result.mask_reason == MaskReason.DEAD) == 120 and result.use.sum() == 480
 
 
-def test_failed_fits_are_masked_with_their_reason_and_the_loop_runs_on():
-    """Dead pixels the screening is told not to look for: the correlation fails on them, they are
-    masked as failed fits (SNAPRed's 15 % rule is the quality gate's, not an error here)."""
+def test_pixels_without_events_for_an_offset_are_masked_as_low_counts_and_the_loop_runs_on():
+    """Dead pixels the screening is told not to look for: they have too few events for an offset, so
+    they are masked as low_counts, not as failed fits (SNAPRed's 15 % rule, which counts both, is
+    the quality gate's, not an error here)."""
     pixel, tof, group, peaks, table, truth = synthetic(dead=tuple(range(0, 600, 5)))
     no_screen = PixelCalibrationSettings(faulty=FaultySettings(detect=False))
     result = calibrate_pixels(pixel=pixel, tof_us=tof, group_of_pixel=group, peaks=peaks, table=table,
                               settings=no_screen)
-    assert np.count_nonzero(result.mask_reason == MaskReason.FAILED_FIT) == 120 and result.use.sum() == 480
+    assert np.count_nonzero(result.mask_reason == MaskReason.LOW_COUNTS) == 120 and result.use.sum() == 480
+    assert not (result.mask_reason == MaskReason.FAILED_FIT).any()
+
+
+def test_a_pixel_with_events_whose_fit_fails_is_a_failed_fit_not_low_counts():
+    pixel, tof, group, peaks, table, truth = synthetic()
+    table.difc[7] *= 1.05  # far beyond the search range: its offset runs off and it is masked
+    no_screen = PixelCalibrationSettings(faulty=FaultySettings(detect=False))  # (the screen finds it noisy)
+    result = calibrate_pixels(pixel=pixel, tof_us=tof, group_of_pixel=group, peaks=peaks, table=table,
+                              settings=no_screen)
+    assert result.use[7] == 0 and result.mask_reason[7] == MaskReason.FAILED_FIT
 
 
 def test_far_off_pixel_is_masked():
