@@ -76,6 +76,18 @@ def print_masking(raw_path, events, result, *, lite: bool) -> None:
     print(f"recipe pixels masked by reason ({'Lite' if lite else 'native'}): {reasons}")
 
 
+def print_decile_pulls(pull, counts, used, grouping) -> None:
+    """Pull std per decile of the pixels' counts in the reference windows, per group (the
+    split-half factor is one per group: does the excess follow the counts?)."""
+    print("pull std per decile of counts in the reference windows (fewest first):")
+    for g in grouping.group_ids:
+        sel = (grouping.group_of_pixel == g) & used & np.isfinite(pull)
+        edges = np.quantile(counts[sel], np.linspace(0, 1, 11))
+        decile = np.clip(np.searchsorted(edges, counts[sel], side="right") - 1, 0, 9)
+        stds = [np.std(pull[sel][decile == q]) if (decile == q).sum() > 10 else np.nan for q in range(10)]
+        print(f"  group {g} (counts {edges[0]:.0f}-{edges[-1]:.0f}): " + " ".join(f"{v:.2f}" for v in stds))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=float, default=2e7)
@@ -119,6 +131,7 @@ def main() -> None:
         fit = next(gc.difc_fit for gc in result.group_fits if gc.group_id == g)
         print(f"| {g} | {(ours / true - 1) * 1e6:.1f} ({fit.difc_error / fit.difc * 1e6:.1f}) | {e * 1e6:.0f} | {b * 1e6:.0f} | {e / b:.2f} | "
               f"{np.nanstd(pull[sel]):.2f} |")
+    print_decile_pulls(pull, result.pixel.counts_in_windows, (result.table.use > 0), grouping)
     print("split-half factor on the bound per group (recipe/pixel_scale.py): "
           + ", ".join(f"{g}: {c:.3f}" for g, c in sorted(result.pixel.error_scale.items())))
     if args.rough:

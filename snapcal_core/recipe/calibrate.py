@@ -219,9 +219,10 @@ def scale_uncertainties(result: PixelCalibrationResult, *, halves: tuple[PixelCa
                         grouping: Grouping) -> None:
     """Replace the loop's per-pixel uncertainties by the bound times each group's split-half factor
     (:mod:`snapcal_core.recipe.pixel_scale`), recorded in ``result.error_scale``."""
-    scale = split_half_scale(halves=halves, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids)
+    scale = split_half_scale(halves=halves, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids,
+                             counts=result.counts_in_windows)
     result.difc_uncertainty = scaled_uncertainty(bound=result.statistical_bound, group_of_pixel=grouping.group_of_pixel,
-                                                 scale=scale)
+                                                 scale=scale, counts=result.counts_in_windows)
     result.error_scale = scale.factor
 
 

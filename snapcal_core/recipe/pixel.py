@@ -267,9 +267,11 @@ def finish_loop(loop: PixelLoop) -> PixelCalibrationResult:
 
 
 def _too_few_events(loop: PixelLoop) -> np.ndarray:
-    """Pixels whose events, at their group's median share in the reference windows, give fewer than
-    ``min_counts`` window counts: masked for too few events (e.g. a weak native pixel), not because
-    its correlation failed."""
+    """Pixels too weak for an offset (e.g. a low-efficiency native pixel), as opposed to a failed
+    correlation: their events, at their group's median share in the reference windows, are expected
+    to give fewer than ``min_counts + 3 sqrt(min_counts)`` window counts (fewer than ``min_counts``
+    is then a likely Poisson outcome). A pixel with plenty of events whose peaks miss the windows
+    (far off) is a failed fit."""
     r, n = loop.result, loop.group_of_pixel.shape[0]
     total = np.diff(loop.events.start)[:n].astype(np.float64)
     expected = np.zeros(n)
@@ -278,7 +280,8 @@ def _too_few_events(loop: PixelLoop) -> np.ndarray:
         used = sel & (r.use > 0) & (total > 0)
         share = float(np.median(r.counts_in_windows[used] / total[used])) if used.any() else 0.0
         expected[sel] = total[sel] * share
-    return (loop.row_group >= 0) & (expected < loop.settings.min_counts)
+    limit = loop.settings.min_counts + 3.0 * np.sqrt(loop.settings.min_counts)
+    return (loop.row_group >= 0) & (expected < limit)
 
 
 def calibrate_pixels(

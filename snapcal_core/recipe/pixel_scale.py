@@ -14,10 +14,15 @@ per pixel with independent counting errors, so
 
     c_g = std_p[ (ln DIFC_A,p - ln DIFC_B,p - median_g) / sqrt(b_A,p^2 + b_B,p^2) ]
 
-is the group's ratio of actual to bound scatter (about 1 when the shapes match), with 3,000 pixels
-a group good to ~1.3 %. The reported uncertainty is then ``sigma_p = max(c_g, 1) b_p`` (below the
-bound no unbiased estimate goes). Pixels beyond 5 robust standard deviations (a half that jumped to
-another maximum) are left out of the std.
+is the group's ratio of actual to bound scatter (about 1 when the shapes match). The excess also
+grows with a pixel's counts (a shape mismatch weighs more against a smaller counting error: on a
+rough Lite run, group 6, the pull std went from 0.85-0.91 in the weakest deciles to 1.00 in the
+strongest with one factor per group), so ``c`` is measured per group and per quantile bin of the
+pixels' counts in the reference windows (``bins_for`` of them, at least MIN_PIXELS_PER_BIN pixels
+each: 5 bins of ~600 pixels for a Lite Column group, 10 of ~20,000 in native mode; the factor of
+a bin is good to ~3 %). The reported uncertainty is then ``sigma_p = max(c, 1) b_p`` (below the
+bound no unbiased estimate goes). Pixels beyond 5 robust standard deviations (a half that jumped
+to another maximum) are left out of the std.
 """
 
 from __future__ import annotations
@@ -33,29 +38,53 @@ from snapcal_core.recipe.pixel import PixelCalibrationResult
 CLIP_ROBUST_SIGMA = 5.0
 #: A group needs this many pixels used in both halves for its own factor; fewer: 1.
 MIN_PIXELS = 20
+#: Pixels per count bin at least (the factor of a bin is then good to ~3 %), and at most this many bins.
+MIN_PIXELS_PER_BIN = 500
+MAX_BINS = 10
 
 
 @dataclass(frozen=True)
 class SplitHalfScale:
-    """Each group's split-half factor ``c_g`` (see the module docstring) and how many pixels made it."""
+    """Each group's split-half factor ``c_g`` over all its pixels, how many pixels made it, and the
+    factors per count bin (``bin_edges[g]``: counts in the reference windows, ``bin_factor[g]``)."""
 
     factor: dict[int, float]
     n_pixels: dict[int, int] = field(default_factory=dict)
+    bin_edges: dict[int, np.ndarray] = field(default_factory=dict)
+    bin_factor: dict[int, np.ndarray] = field(default_factory=dict)
+
+
+def bins_for(n_pixels: int) -> int:
+    """How many count bins a group of ``n_pixels`` gets (1..MAX_BINS, each of MIN_PIXELS_PER_BIN or more)."""
+    return int(np.clip(n_pixels // MIN_PIXELS_PER_BIN, 1, MAX_BINS))
 
 
 def split_half_scale(*, halves: Sequence[PixelCalibrationResult], group_of_pixel: np.ndarray,
-                     group_ids: Sequence[int]) -> SplitHalfScale:
-    """``c_g`` of every group from the two half iterations ``halves`` (module docstring)."""
+                     group_ids: Sequence[int], counts: np.ndarray | None = None) -> SplitHalfScale:
+    """``c`` of every group, and per bin of ``counts`` (the pixels' counts in the reference windows;
+    None: one bin), from the two half iterations ``halves`` (module docstring)."""
     a, b = halves
     both = (a.use > 0) & (b.use > 0) & np.isfinite(a.statistical_bound) & np.isfinite(b.statistical_bound)
     diff = np.log(a.difc / b.difc)
     combined = np.hypot(a.statistical_bound, b.statistical_bound)
-    factor, count = {}, {}
-    for g in group_ids:
+    scale = SplitHalfScale(factor={}, n_pixels={})
+    for g in (int(g) for g in group_ids):
         sel = both & (group_of_pixel == g) & np.isfinite(diff)
-        count[int(g)] = int(sel.sum())
-        factor[int(g)] = _clipped_std(diff[sel], combined[sel]) if sel.sum() >= MIN_PIXELS else 1.0
-    return SplitHalfScale(factor=factor, n_pixels=count)
+        scale.n_pixels[g] = int(sel.sum())
+        scale.factor[g] = _clipped_std(diff[sel], combined[sel]) if sel.sum() >= MIN_PIXELS else 1.0
+        if counts is not None and bins_for(int(sel.sum())) > 1:
+            c = counts[sel]
+            edges = np.quantile(c, np.linspace(0.0, 1.0, bins_for(int(sel.sum())) + 1))
+            which = _bin_of(c, edges)
+            scale.bin_edges[g] = edges
+            scale.bin_factor[g] = np.array([_clipped_std(diff[sel][which == k], combined[sel][which == k])
+                                            for k in range(edges.size - 1)])
+    return scale
+
+
+def _bin_of(counts: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Bin index of each count (the outer bins take everything below / above the edges)."""
+    return np.clip(np.searchsorted(edges, counts, side="right") - 1, 0, edges.size - 2)
 
 
 def _clipped_std(diff: np.ndarray, combined: np.ndarray) -> float:
@@ -66,9 +95,15 @@ def _clipped_std(diff: np.ndarray, combined: np.ndarray) -> float:
     return float(np.std(z[core])) if core.sum() >= MIN_PIXELS else 1.0
 
 
-def scaled_uncertainty(*, bound: np.ndarray, group_of_pixel: np.ndarray, scale: SplitHalfScale) -> np.ndarray:
-    """``sigma_p = max(c_g, 1) b_p`` (relative DIFC uncertainty; NaN where ``bound`` is)."""
+def scaled_uncertainty(*, bound: np.ndarray, group_of_pixel: np.ndarray, scale: SplitHalfScale,
+                       counts: np.ndarray | None = None) -> np.ndarray:
+    """``sigma_p = max(c, 1) b_p`` with ``c`` of the pixel's group, and of its count bin when the
+    scale has bins and ``counts`` are given (relative DIFC uncertainty; NaN where ``bound`` is)."""
     factor = np.ones(bound.shape)
     for g, c in scale.factor.items():
-        factor[group_of_pixel == g] = max(c, 1.0)
-    return bound * factor
+        members = group_of_pixel == g
+        if counts is not None and g in scale.bin_factor:
+            factor[members] = scale.bin_factor[g][_bin_of(counts[members], scale.bin_edges[g])]
+        else:
+            factor[members] = c
+    return bound * np.maximum(factor, 1.0)

@@ -65,3 +65,23 @@ def test_uncertainty_is_the_bound_times_the_factor_never_below_the_bound():
     assert np.isnan(sigma[0])
     assert sigma[group == 1][1:] == pytest.approx(2e-4 * scale.factor[1])
     assert scale.factor[2] < 1.0 and np.all(sigma[group == 2] == 1e-4)  # floored at the bound
+
+
+def test_factor_per_count_bin_follows_an_excess_that_grows_with_the_counts():
+    rng = np.random.default_rng(8)
+    n = 5000
+    group = np.ones(n, np.int32)
+    counts = rng.uniform(100, 1000, n)
+    bound_a = bound_b = 0.01 / np.sqrt(counts)
+    excess = np.where(counts < 550, 1.0, 1.3)
+    truth = 1000.0 * (1 + rng.normal(0, 1e-3, n))
+    use = np.ones(n, bool)
+    halves = (_half(truth * np.exp(excess * bound_a * rng.standard_normal(n)), bound_a, use),
+              _half(truth * np.exp(excess * bound_b * rng.standard_normal(n)), bound_b, use))
+    scale = split_half_scale(halves=halves, group_of_pixel=group, group_ids=[1], counts=counts)
+    assert scale.bin_factor[1].size == 10  # 5000 pixels: 10 bins of 500
+    assert np.allclose(scale.bin_factor[1][:4], 1.0, atol=0.08) and np.allclose(scale.bin_factor[1][-4:], 1.3, atol=0.1)
+    sigma = scaled_uncertainty(bound=np.full(n, 1e-4), group_of_pixel=group, scale=scale, counts=counts)
+    assert np.median(sigma[counts < 400]) == pytest.approx(1e-4, rel=0.08)
+    assert np.median(sigma[counts > 700]) == pytest.approx(1.3e-4, rel=0.1)
+    assert scale.factor[1] == pytest.approx(np.sqrt((1 + 1.3**2) / 2), abs=0.05)  # the group's over all bins
