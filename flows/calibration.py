@@ -14,16 +14,20 @@ from prefect.context import get_run_context
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.states import Cancelled, Completed
+from pydantic import ValidationError
 
 from flows.parameters import Approval, CalibrationParameters
 from snapcal_core.errors import StorageError
 from snapcal_core.pipeline import CalibrationRequest, RunRef
+from snapcal_core.preflight import check_request
 from snapcal_core.recipe.gate import GateVerdict, evaluate_gate
 from snapcal_core.recipe.result_io import ResultSummary
 from snapcal_core.report.build import ReportRef, extra_files_for_store
 from snapcal_core.report.plots import data_url
+from snapcal_core.report.summary import artifact_key, short_summary
 from snapcal_core.settings import get_settings
 from snapcal_core.storage.applies_to import normalise
+from snapcal_core.storage.models import describe
 from tasks import calibration as t
 
 
@@ -63,16 +67,31 @@ def run_iteration(ref: RunRef, events: str, request: CalibrationRequest, work: P
     return summary
 
 
-def publish(report: ReportRef, run_number: int) -> str:
-    """Markdown report and image artifacts; returns the description shown above the approval form."""
-    create_markdown_artifact(markdown=report.markdown, key=f"calibration-report-{run_number}",
-                             description=f"iteration {report.iteration}")
+def publish(report: ReportRef, *, run_number: int, flow_run_id: str) -> tuple[str, str]:
+    """The full report (plots inline) as a markdown artifact and every plot as an image artifact, each
+    keyed by run, iteration and flow run (the Artifacts page never mixes runs); returns the report's
+    key and artifact id."""
+    names = dict(run_number=run_number, iteration=report.iteration, flow_run_id=flow_run_id)
     images = ""
     for name, path in report.plots.items():
         url = data_url(Path(path))
-        create_image_artifact(image_url=url, description=f"{name}, iteration {report.iteration}")
+        create_image_artifact(image_url=url, key=artifact_key(f"plot-{name}", **names),
+                              description=f"Run {run_number}, iteration {report.iteration}: {name} plot")
         images += f"\n\n**{name}**\n\n![{name}]({url})"
-    return report.markdown + images
+    key = artifact_key("report", **names)
+    artifact_id = create_markdown_artifact(markdown=report.markdown + images, key=key,
+                                           description=f"Calibration report of run {run_number}, iteration {report.iteration}")
+    return key, str(artifact_id)
+
+
+def form_summary(summary: ResultSummary, report: ReportRef, verdict: GateVerdict, artifact: tuple[str, str]) -> str:
+    """The short summary above the approval form, linking to the full report artifact (its own page, not
+    the key's history). The link is relative to the flow-run page: it opens in the UI (v1 or v2) the
+    form was opened in."""
+    key, artifact_id = artifact
+    return short_summary(summary, iteration=report.iteration, verdict=verdict, report_key=key,
+                         report_link=f"../../artifacts/artifact/{artifact_id}",
+                         applicable_change=report.applicable_change, not_compared=report.not_compared)
 
 
 def check_approval(approval: Approval, n_iterations: int) -> str | None:
@@ -87,8 +106,7 @@ def check_approval(approval: Approval, n_iterations: int) -> str | None:
     return None
 
 
-def automatic_decision(params: CalibrationParameters, summary: ResultSummary, report: ReportRef,
-                       round_: int) -> tuple[Approval | None, dict]:
+def automatic_decision(params: CalibrationParameters, verdict: GateVerdict, round_: int) -> tuple[Approval | None, dict]:
     """The decision the approval policy takes without a person (None: ask one) and its record."""
     log = get_run_logger()
     accept = dict(decision="accept", applies_to=f">={params.run_number}", iteration=round_)
@@ -96,7 +114,6 @@ def automatic_decision(params: CalibrationParameters, summary: ResultSummary, re
         return Approval(author=params.auto_author or "auto", comments="accepted automatically", **accept), {"policy": "auto"}
     if params.approval != "gate" or round_ > 1:  # once a person iterated, a person decides
         return None, {"policy": params.approval}
-    verdict = evaluate_gate(summary, params.gate, difc_change=report.applicable_change)
     record = {"policy": "gate", "gate": verdict.model_dump(mode="json")}
     if verdict.passed:
         log.info("quality gate: every group passes; accepting automatically")
@@ -105,39 +122,45 @@ def automatic_decision(params: CalibrationParameters, summary: ResultSummary, re
     return None, record
 
 
-def wait_for_decision(description: str, *, params: CalibrationParameters, n_iterations: int, round_: int) -> Approval | None:
-    """Pause (or suspend, from a deployment) until a valid decision; None when the wait timed out."""
+def ask(form: type[Approval], *, key: str, timeout_s: int) -> Approval:
+    """Pause (or suspend, when the run comes from a deployment) until the form is submitted."""
+    if get_run_context().flow_run.deployment_id is not None:
+        return suspend_flow_run(wait_for_input=form, timeout=timeout_s, key=key)
+    return pause_flow_run(wait_for_input=form, timeout=timeout_s, poll_interval=2, key=key)
+
+
+def wait_for_decision(description: str, *, settings: CalibrationParameters, n_iterations: int,
+                      round_: int) -> Approval | None:
+    """Ask until a valid decision comes; None when the wait timed out. Input the server's schema check
+    rejects never reaches the flow (the UI shows why); input the form's own rules (one-line author) or
+    the flow (appliesTo, iteration) reject is asked for again with the reason above the form, so a
+    finished calibration is never lost to a bad approval."""
     log = get_run_logger()
-    deployed = get_run_context().flow_run.deployment_id is not None
     problem = ""
     for attempt in range(1, 100):
-        form = Approval.with_initial_data(description=(f"**Rejected:** {problem}\n\n" if problem else "") + description,
-                                          applies_to=f">={params.run_number}", iteration=n_iterations)
+        rejected = f"**Rejected, please decide again:** {problem}\n\n" if problem else ""
+        form = Approval.for_iteration(rejected + description, params=settings, iteration=n_iterations)
         key = f"approval-{round_}-{attempt}"  # deterministic: a re-executed (resumed) run gets its input back
         try:
-            if deployed:
-                approval = suspend_flow_run(wait_for_input=form, timeout=params.pause_timeout_s, key=key)
-            else:
-                approval = pause_flow_run(wait_for_input=form, timeout=params.pause_timeout_s, poll_interval=2, key=key)
+            approval = ask(form, key=key, timeout_s=settings.pause_timeout_s)
         except FlowPauseTimeout:
             return None
-        problem = check_approval(approval, n_iterations) or ""
-        if not problem:
-            return approval
-        log.warning(f"approval rejected, still waiting: {problem}")
+        except ValidationError as exc:  # the server's schema check passed it, the form's validators did not
+            problem = describe(exc).replace("Value error, ", "")
+        else:
+            problem = check_approval(approval, n_iterations) or ""
+            if not problem:
+                return approval
+        log.warning(f"approval rejected, asking again: {problem}")
     return None
 
 
-def decide(description: str, *, params: CalibrationParameters, summaries: list[ResultSummary],
-           report: ReportRef) -> tuple[Approval | None, dict]:
+def decide(description: str, *, settings: CalibrationParameters, verdict: GateVerdict,
+           n_iterations: int) -> tuple[Approval | None, dict]:
     """Apply the approval policy, then ask a person if it did not decide."""
-    approval, record = automatic_decision(params, summaries[-1], report, len(summaries))
+    approval, record = automatic_decision(settings, verdict, n_iterations)
     if approval is None:
-        if "gate" in record:
-            held = GateVerdict.model_validate(record["gate"]).explain().splitlines()
-            description = "**The quality gate held this run:**\n\n" + "\n".join(f"- {line}" for line in held) \
-                + f"\n\n{description}"
-        approval = wait_for_decision(description, params=params, n_iterations=len(summaries), round_=len(summaries))
+        approval = wait_for_decision(description, settings=settings, n_iterations=n_iterations, round_=n_iterations)
     if approval is not None:
         record.update(decision=approval.decision, author=approval.author, iteration=approval.iteration)
     return approval, record
@@ -156,20 +179,24 @@ def leave_expired_pause(flow_run_id: str) -> None:
 @flow(name="snap-calibration", log_prints=True)
 def calibration_flow(params: CalibrationParameters):
     """Calibrate one run: iterate until a person accepts (saved) or cancels (nothing saved)."""
+    check_request(params.request(), author=params.auto_author, log=get_run_logger())  # before any event is read
     log = get_run_logger()
     flow_run_id = str(get_run_context().flow_run.id)
     ref = t.resolve_run(params.run_number)
     log.info(f"run {ref.run_number}: IPTS-{ref.ipts}, state {ref.state_id}, {ref.raw_path}")
     events = t.load_events(ref, params.lite)
     work = work_dir_for(ref.run_number, flow_run_id)
-    request, start_table, compare = params.request(), None, []
+    settings, start_table, compare = params, None, []  # settings: the inputs of the next iteration
     summaries: list[ResultSummary] = []
     reports: list[ReportRef] = []
     while True:
-        summaries.append(run_iteration(ref, events, request, work / f"iteration_{len(summaries) + 1}", start_table))
+        summaries.append(run_iteration(ref, events, settings.request(), work / f"iteration_{len(summaries) + 1}",
+                                       start_table))
         reports.append(t.assess(summaries, ref.state, compare))
-        description = publish(reports[-1], ref.run_number)
-        approval, approval_record = decide(description, params=params, summaries=summaries, report=reports[-1])
+        verdict = evaluate_gate(summaries[-1], params.gate, difc_change=reports[-1].applicable_change)
+        artifact = publish(reports[-1], run_number=ref.run_number, flow_run_id=flow_run_id)
+        approval, approval_record = decide(form_summary(summaries[-1], reports[-1], verdict, artifact),
+                                           settings=settings, verdict=verdict, n_iterations=len(summaries))
         if approval is None:
             leave_expired_pause(flow_run_id)
         if approval is None or approval.decision == "cancel":
@@ -178,7 +205,7 @@ def calibration_flow(params: CalibrationParameters):
             log.info(f"{why}; nothing saved, scratch outputs removed")
             return Cancelled(message=f"run {ref.run_number}: {why}; nothing saved")
         if approval.decision == "iterate":
-            request = params.model_copy(update=approval.changes()).request()
+            settings = settings.model_copy(update=approval.changes())
             start_table = str(Path(summaries[approval.iteration - 1].folder) / "diffract_consts.h5") \
                 if approval.start_from_previous else None
             compare = approval.compare_versions

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import copy
+from typing import Any, Literal
 
 from prefect.input import RunInput
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from snapcal_core.calibrant.peaks import PeakSettings
 from snapcal_core.pipeline import CalibrationRequest
@@ -14,6 +15,8 @@ from snapcal_core.recipe.difc_fit import FitMode
 from snapcal_core.recipe.gate import QualityGate
 from snapcal_core.recipe.peakfit import PeakFitSettings
 from snapcal_core.recipe.pixel import PixelCalibrationSettings
+from snapcal_core.storage.models import check_author
+from snapcal_core.storage.paths import MAX_AUTHOR_CHARS, MAX_COMMENT_CHARS
 
 
 class CalibrationParameters(BaseModel):
@@ -23,17 +26,20 @@ class CalibrationParameters(BaseModel):
     sample: str = Field("diamond", description="Calibrant sample (name in the samples home, JSON file or NCrystal material)")
     grouping: str = Field("Column", description="Column, Bank, All or a grouping file")
     lite: bool = Field(True, description="Lite mode (8x8 superpixels) or native pixels")
-    fit_mode: FitMode = Field(FitMode.DIFC, description="Constants fitted per group")
-    convergence_threshold_bins: float = Field(0.5, gt=0, description="Pixel loop stops below this median |offset|")
-    max_iterations: int = Field(5, ge=1, le=20, description="Pixel loop iteration limit")
-    peak_function: Literal["b2b", "gaussian"] = Field("b2b", description="Peak profile of the group fits")
-    fwhm_left: float = Field(1.5, gt=0, description="Fit window below each peak, in FWHM")
-    fwhm_right: float = Field(1.5, gt=0, description="Fit window above each peak, in FWHM")
-    crystal_dmin: float = Field(0.4, gt=0, description="Smallest reflection d (angstrom)")
-    crystal_dmax: float = Field(100.0, gt=0, description="Largest reflection d (angstrom)")
-    skip_pixel: bool = Field(False, description="Skip the pixel cross-correlation loop")
-    mask_file: str = Field("", description="Pixel mask file to apply from the start (SaveDiffCal table, MaskWorkspace "
-                           "NeXus or SaveMask XML); empty: none")
+    fit_mode: FitMode = Field(FitMode.DIFC, title="Fit mode", description="Constants fitted per group")
+    convergence_threshold_bins: float = Field(0.5, gt=0, title="Convergence threshold (bins)",
+                                              description="Pixel loop stops below this median |offset|")
+    max_iterations: int = Field(5, ge=1, le=20, title="Pixel-loop iterations, at most",
+                                description="Pixel loop iteration limit")
+    peak_function: Literal["b2b", "gaussian"] = Field("b2b", title="Peak function",
+                                                      description="Peak profile of the group fits")
+    fwhm_left: float = Field(1.5, gt=0, title="Window below peaks (FWHM)", description="Fit window below each peak, in FWHM")
+    fwhm_right: float = Field(1.5, gt=0, title="Window above peaks (FWHM)", description="Fit window above each peak, in FWHM")
+    crystal_dmin: float = Field(0.4, gt=0, title="Smallest d (angstrom)", description="Smallest reflection d (angstrom)")
+    crystal_dmax: float = Field(100.0, gt=0, title="Largest d (angstrom)", description="Largest reflection d (angstrom)")
+    skip_pixel: bool = Field(False, title="Skip the pixel loop", description="Skip the pixel cross-correlation loop")
+    mask_file: str = Field("", title="Mask file", description="Pixel mask file to apply from the start (SaveDiffCal "
+                           "table, MaskWorkspace NeXus or SaveMask XML); empty: none")
     approval: Literal["manual", "auto", "gate"] = Field(
         "manual", description="manual: pause for a person; auto: accept; gate: accept only if every group passes the quality gate, else pause")
     gate: QualityGate = Field(default_factory=QualityGate, description="Thresholds of the quality gate (approval = gate)")
@@ -52,32 +58,81 @@ class CalibrationParameters(BaseModel):
                                   lite=self.lite, recipe=recipe)
 
 
+#: Recipe inputs a person may change for the next iteration (form fields "Iterate: ...").
 ITERATE_FIELDS = ("fit_mode", "convergence_threshold_bins", "max_iterations", "peak_function", "fwhm_left",
                   "fwhm_right", "crystal_dmin", "crystal_dmax", "skip_pixel", "mask_file")
 
+#: Form fields the person must send although they are prefilled (Prefect's forms label every field
+#: with a default "(Optional)" unless the schema lists it as required).
+ALWAYS_SENT = ("decision", "author", "applies_to", "iteration")
+
+
+def _iterate(name: str) -> Any:
+    """The field ``name`` of CalibrationParameters (same type limits) titled "Iterate: ..." for the form."""
+    info = copy.copy(CalibrationParameters.model_fields[name])
+    info.title = f"Iterate: {info.title[0].lower()}{info.title[1:]}"
+    return info
+
+
+def _required_in_form(schema: dict[str, Any]) -> None:
+    schema["required"] = [name for name in ALWAYS_SENT if name in schema.get("properties", {})]
+
 
 class Approval(RunInput):
-    """The decision form shown when the flow pauses (Prefect UI: Resume)."""
+    """The decision form shown when the flow pauses (Prefect UI: Resume). The first five fields are
+    the decision; the "Iterate: ..." fields, prefilled with this iteration's inputs, matter only
+    for ``iterate``. Decision, appliesTo and iteration have no default here (a script must say them);
+    the form shown (:meth:`for_iteration`) prefills them."""
 
-    decision: Literal["accept", "iterate", "cancel"] = Field(
-        description="accept: save the chosen iteration; iterate: run again with the changes below; cancel: save nothing")
-    author: str = Field(min_length=1, description="Who takes the decision (required)")
-    comments: str = Field("", max_length=4000, description="Stored with the calibration")
-    applies_to: str = Field(description="Runs the calibration applies to, e.g. '>=58810' or '58810,<59000'")
-    iteration: int = Field(description="Which iteration to save (1 = first)")
-    compare_versions: list[int] = Field(default_factory=list,
-                                        description="Stored versions to compare with in the next report (iterate)")
-    start_from_previous: bool = Field(False, description="Iterate from this iteration's table instead of geometry")
-    fit_mode: FitMode | None = Field(None, description="Iterate: constants fitted per group")
-    convergence_threshold_bins: float | None = Field(None, description="Iterate: pixel-loop threshold (bins)")
-    max_iterations: int | None = Field(None, description="Iterate: pixel-loop iteration limit")
-    peak_function: Literal["b2b", "gaussian"] | None = Field(None, description="Iterate: peak profile")
-    fwhm_left: float | None = Field(None, description="Iterate: window below peaks (FWHM)")
-    fwhm_right: float | None = Field(None, description="Iterate: window above peaks (FWHM)")
-    crystal_dmin: float | None = Field(None, description="Iterate: smallest reflection d")
-    crystal_dmax: float | None = Field(None, description="Iterate: largest reflection d")
-    skip_pixel: bool | None = Field(None, description="Iterate: skip the pixel loop")
-    mask_file: str | None = Field(None, description="Iterate: pixel mask file (empty: none)")
+    model_config = ConfigDict(json_schema_extra=_required_in_form)
+
+    # The decision fields carry their hint in the title (no help line): all four fit in the modal at once.
+    decision: Literal["accept", "iterate", "cancel"] = Field(title="Decision (accept saves, iterate runs again, cancel ends)")
+    author: str = Field(min_length=1, max_length=MAX_AUTHOR_CHARS, title="Author (your name, one line)")
+    applies_to: str = Field(min_length=1, title="Applies to (runs, e.g. >=58810 or 58810,<59000)")
+    iteration: int = Field(ge=1, title="Iteration to save (1 = first)")
+    comments: str = Field("", max_length=MAX_COMMENT_CHARS, title="Comments", description="Stored with the calibration")
+    fit_mode: FitMode = _iterate("fit_mode")
+    convergence_threshold_bins: float = _iterate("convergence_threshold_bins")
+    max_iterations: int = _iterate("max_iterations")
+    peak_function: Literal["b2b", "gaussian"] = _iterate("peak_function")
+    fwhm_left: float = _iterate("fwhm_left")
+    fwhm_right: float = _iterate("fwhm_right")
+    crystal_dmin: float = _iterate("crystal_dmin")
+    crystal_dmax: float = _iterate("crystal_dmax")
+    skip_pixel: bool = _iterate("skip_pixel")
+    mask_file: str = _iterate("mask_file")
+    start_from_previous: bool = Field(False, title="Iterate: start from the chosen iteration's table",
+                                      description="Instead of the geometry")
+    compare_versions: list[int] = Field(default_factory=list, title="Iterate: stored versions to compare",
+                                        description="Shown in the next report")
+
+    @field_validator("author")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        """The store's rule: stripped (a trailing newline from the form's text box is dropped), one line."""
+        return check_author(value)
+
+    @classmethod
+    def prefilled(cls, description: str, **values: Any) -> type[Approval]:
+        """This form with ``values`` as defaults and ``description`` above it. Unlike
+        ``RunInput.with_initial_data``, every field keeps its title, help text and limits."""
+        fields = {}
+        for name, value in values.items():
+            info = copy.copy(cls.model_fields[name])
+            info.default, info.default_factory = value, None
+            fields[name] = (info.annotation, info)
+        model = create_model(cls.__name__, __base__=cls, **fields)
+        model._description = description
+        return model
+
+    @classmethod
+    def for_iteration(cls, description: str, *, params: CalibrationParameters, iteration: int) -> type[Approval]:
+        """The form after ``iteration``: accept, applies to ``>=run``, that iteration, its recipe inputs."""
+        return cls.prefilled(description, decision="accept", applies_to=f">={params.run_number}", iteration=iteration,
+                             **{name: getattr(params, name) for name in ITERATE_FIELDS})
 
     def changes(self) -> dict:
-        return {k: getattr(self, k) for k in ITERATE_FIELDS if getattr(self, k) is not None}
+        """The recipe inputs the person changed in the form (name -> new value)."""
+        defaults = type(self).model_fields
+        return {k: getattr(self, k) for k in ITERATE_FIELDS if getattr(self, k) != defaults[k].get_default()}

@@ -7,12 +7,15 @@ from snapcal_core.recipe.metrics import DifcChange
 from snapcal_core.recipe.result_io import ResultSummary
 
 
-def _f(v: float, fmt: str) -> str:
-    return "-" if v is None or v != v else format(v, fmt)
+def fmt(v: float | None, spec: str) -> str:
+    """``v`` formatted with ``spec``; "-" for None or NaN."""
+    return "-" if v is None or v != v else format(v, spec)
 
 
-def report_markdown(summary: ResultSummary, *, iteration: int, comparisons: dict[str, list[DifcChange]]) -> str:
-    """Per-group table (peaks, sigma/d, strain, relative strain, DIFC) and DIFC changes against others."""
+def report_markdown(summary: ResultSummary, *, iteration: int, comparisons: dict[str, list[DifcChange]],
+                    not_compared: dict[str, str] | None = None) -> str:
+    """Per-group table (peaks, sigma/d, strain, relative strain, DIFC), DIFC changes against others, and
+    a section for each calibration that could not be compared, saying why (never silently left out)."""
     lines = [f"### Run {summary.run_number}, {summary.sample}, {summary.grouping} "
              f"({'Lite' if summary.lite else 'native'}), iteration {iteration}",
              f"Pixel step: {summary.stop_reason}; {len(summary.iterations)} iteration(s); "
@@ -23,8 +26,8 @@ def report_markdown(summary: ResultSummary, *, iteration: int, comparisons: dict
     for g in summary.groups:
         m = g.metrics
         lines.append(f"| {g.group_id} | {g.two_theta_deg:.1f} | {m.n_peaks_fitted}/{m.n_peaks_attempted} | "
-                     f"{_f(g.difc_fit.difc, '.2f')} +- {_f(g.difc_fit.difc_error, '.2f')} | {_f(g.tzero_us, '.2f')} | "
-                     f"{_f(m.sigma_mean, '.5f')} | {_f(m.strain_mean, '.2f')} | {_f(m.relative_strain_ppm_mean, '.1f')} |")
+                     f"{fmt(g.difc_fit.difc, '.2f')} +- {fmt(g.difc_fit.difc_error, '.2f')} | {fmt(g.tzero_us, '.2f')} | "
+                     f"{fmt(m.sigma_mean, '.5f')} | {fmt(m.strain_mean, '.2f')} | {fmt(m.relative_strain_ppm_mean, '.1f')} |")
     failed, limit = failed_fit_fraction(summary), QualityGate().max_failed_fit_fraction
     if limit is not None and failed > limit:
         lines += ["", f"**Warning (SNAPRed's rule): the pixel loop masked {failed:.1%} of the {summary.n_pixels} "
@@ -32,7 +35,7 @@ def report_markdown(summary: ResultSummary, *, iteration: int, comparisons: dict
     if any(m.n_masked for m in summary.masked):
         reasons = sorted({r for m in summary.masked for r in m.by_reason})
         lines += ["", "Masked pixels per group (reason: dead, hot, noisy found from the data before the pixel loop; "
-                  "failed_fit by the loop; user: the input mask):", "",
+                  "failed_fit and low_counts (too few events for an offset) by the loop; user: the input mask):", "",
                   "| group | pixels | masked | fraction | " + " | ".join(reasons) + " |",
                   "| ---: | ---: | ---: | ---: | " + " | ".join("---:" for _ in reasons) + " |"]
         lines += [f"| {m.group_id} | {m.n_pixels} | {m.n_masked} | {m.fraction:.1%} | "
@@ -40,6 +43,8 @@ def report_markdown(summary: ResultSummary, *, iteration: int, comparisons: dict
     for label, changes in comparisons.items():
         lines += ["", f"DIFC change vs {label} (ppm, per pixel):", "",
                   "| group | mean | std | max abs | pixels |", "| ---: | ---: | ---: | ---: | ---: |"]
-        lines += [f"| {c.group_id} | {_f(c.mean_ppm, '.1f')} | {_f(c.std_ppm, '.1f')} | {_f(c.max_abs_ppm, '.1f')} | "
+        lines += [f"| {c.group_id} | {fmt(c.mean_ppm, '.1f')} | {fmt(c.std_ppm, '.1f')} | {fmt(c.max_abs_ppm, '.1f')} | "
                   f"{c.n_compared} |" for c in changes]
+    for label, why in (not_compared or {}).items():
+        lines += ["", f"DIFC change vs {label}: **not shown**, {why}."]
     return "\n".join(lines)

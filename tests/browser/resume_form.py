@@ -52,9 +52,14 @@ def open_resume_modal(drv, timeout: float = UI_TIMEOUT):
     return ui, dialog
 
 
+def label_xpath(title: str) -> str:
+    """A form label "Title", "Title (hint)" or "Title (Optional)"."""
+    return f"//label[{text_is(title)} or starts-with(normalize-space(.), '{title} (')]"
+
+
 def field(dialog, title: str):
     """The control of the form property titled ``title`` (label "Title" or "Title (Optional)")."""
-    label = f"//label[{text_is(title)} or starts-with(normalize-space(.), '{title} (')]"
+    label = label_xpath(title)
     controls = dialog.find_elements(
         By.XPATH, f".{label}/ancestor::*[.//fieldset][1]//fieldset//*[self::textarea or self::input or self::select "
                   f"or self::button]")
@@ -88,19 +93,52 @@ def type_into(drv, dialog, title: str, text: str) -> None:
                                                               f"{title} did not take the value {text!r}")
 
 
-# One round trip: is the report (markdown description) rendered? Scrolls it into view; null until it is.
-REPORT_PROBE = """
+# The nearest scrolling ancestor of an element, and whether an element lies inside it and the viewport.
+_GEOMETRY_JS = """
+const scroller = e => { let s = e.parentElement;
+  while (s && s.parentElement && !(/(auto|scroll)/.test(getComputedStyle(s).overflowY) && s.scrollHeight > s.clientHeight))
+    s = s.parentElement;
+  return s; };
+const shown = (e, view) => { const r = e.getBoundingClientRect();
+  return r.height > 0 && r.top >= Math.max(0, view.top) - 1 && r.bottom <= Math.min(innerHeight, view.bottom) + 1; };
+"""
+
+# One round trip: the short summary above the form (the form's markdown description); null until rendered.
+SUMMARY_PROBE = _GEOMETRY_JS + """
 const [dialog, title] = arguments;
 const h = [...dialog.querySelectorAll('h3')].find(e => e.textContent.trim().startsWith(title));
 if (!h) return null;
 const box = h.closest('article, .prose') || h.parentElement;
-h.scrollIntoView({block: 'start'});
-return {heading: h.textContent.trim(),
-        table: [...box.querySelectorAll('table th')].some(th => th.textContent.includes('DIFC')),
-        images: [...box.querySelectorAll('img')].filter(i => i.alt === 'focused' || i.alt === 'strain')
-                                                 .map(i => i.src.slice(0, 40)),
-        text: box.textContent, shown: box.getBoundingClientRect().height, full: box.scrollHeight};
+const view = scroller(h).getBoundingClientRect();
+const link = [...box.querySelectorAll('a')].find(a => a.textContent.startsWith('calibration-report-'));
+const table = box.querySelector('table');
+return {heading: h.textContent.trim(), text: box.textContent, key: link ? link.textContent : null,
+        href: link ? link.href : null, columns: table ? table.querySelectorAll('thead th').length : 0,
+        table_px: table ? Math.round(table.getBoundingClientRect().width) : 0, box_px: box.clientWidth,
+        images: box.querySelectorAll('img').length, shown_px: box.getBoundingClientRect().height,
+        heading_shown: shown(h, view), link_shown: !!link && shown(link, view)};
 """
+
+# Scrolls ``anchor`` (the first field's label) to the top of its scrolling box, then: is every control
+# (and the submit button) inside that box and the viewport at once? Returns the boxes measured, in px.
+FIELDS_PROBE = _GEOMETRY_JS + """
+const [anchor, controls, submit] = arguments;
+const box = scroller(anchor);
+box.scrollTop = 0;
+const before = controls.map(c => shown(c, box.getBoundingClientRect()));
+anchor.scrollIntoView({block: 'start'});
+const view = box.getBoundingClientRect();
+const r = e => { const b = e.getBoundingClientRect(); return [Math.round(b.top), Math.round(b.bottom)]; };
+return {shown: controls.map(c => shown(c, view)), submit: shown(submit, {top: 0, bottom: innerHeight}),
+        shown_before_scrolling: before, scrolled_px: box.scrollTop, box: r(box), controls: controls.map(r),
+        viewport: [innerWidth, innerHeight]};
+"""
+
+
+def labels(dialog) -> list[str]:
+    """The form's field labels, in order."""
+    return [text for text in dialog.parent.execute_script(
+        "return [...arguments[0].querySelectorAll('label')].map(l => l.textContent.trim())", dialog) if text]
 
 
 def shot(drv, folder: Path, name: str) -> Path:
@@ -108,6 +146,3 @@ def shot(drv, folder: Path, name: str) -> Path:
     assert drv.save_screenshot(str(path)), f"screenshot {path} failed"
     return path
 
-
-# --------------------------------------------------------------------------------------------------
-# the test

@@ -1,52 +1,49 @@
-"""The approval form in the real Prefect UI, driven by headless Chromium.
+"""The approval form in the real Prefect UI, driven by headless Chromium on a 1280x800 page.
 
 A real ``prefect server start`` (UI on, loopback only) runs in a subprocess; the calibration flow runs
-in another subprocess against it and pauses for approval. Selenium then opens the paused run in the
-UI, opens the "Resume Flow Run" modal, checks that the calibration report (the form's markdown
-description) is rendered, fills ``author``, picks ``decision = accept``, keeps the prefilled
-``applies_to`` / ``iteration`` and submits. The run must end Completed with version 1 stored under
-the author typed in the browser.
+in another subprocess against it and pauses for approval. Selenium opens the paused run, opens the
+"Resume Flow Run" modal and checks: the short summary above the form (run, iteration, gate verdict,
+a table that fits the modal, the link to the full report artifact); the decision fields first
+(Decision, Author, Applies to, Iteration to save; none labelled "(Optional)"), the "Iterate: ..."
+fields after. It submits a two-line author, which the flow refuses and asks again with the reason
+above the form; then checks that the four decision fields and the submit button are all inside the
+modal and the viewport at once, types the author, keeps the prefilled decision (accept), appliesTo
+and iteration, and submits. The run must end Completed with version 1 stored under that author; the
+summary's link must open the full report. Screenshots: ``$SNAPCAL_BROWSER_ARTIFACTS`` (docs/img/).
 
 Both bundled UIs are exercised (Prefect 3.8.8 ships and mounts both): v1 at ``/runs/flow-run/<id>``
 and v2 at ``/v2/runs/flow-run/<id>``; a UI that the server does not list in ``/ui-settings`` is
 skipped.
 
-UI quirks found while writing this test (Prefect 3.8.8, Chromium 150):
+UI behaviour found while writing this test (Prefect 3.8.8, Chromium 150):
 
-* ``prefect server start --port P`` does NOT tell the UI which port the API is on: ``/ui-settings``
-  still answers ``api_url = http://127.0.0.1:4200/api`` (built from ``PREFECT_SERVER_API_PORT``,
-  not from the ``--port`` flag), so the page is empty apart from the toasts "Can't connect to Server
-  API at http://127.0.0.1:4200/api". Set ``PREFECT_UI_API_URL`` (or ``PREFECT_SERVER_API_PORT``)
-  to the same port, as the fixture below does.
-* The server's default UI is v2 (``default_ui: v2``), but only ``/`` is redirected to ``/v2``. The
-  "View at http://.../runs/flow-run/<id>" link that the flow logs opens the v1 UI.
-* v1: a "Resume" button next to "Cancel" in the run header; the modal's submit button is "Submit";
-  ``decision`` (a ``Literal``) is a native ``<select>`` with an empty placeholder. The ``<label for>``
-  ids do not match any control, so fields are found through their form-property container.
-* v2: Resume is only in the header's ⋮ menu ("Open menu", a Radix dropdown: menu item "Resume");
-  the modal's submit button is also labelled "Resume"; ``decision`` is a combobox (button
-  "Select Decision", then a ``role=option`` list).
-* v1 hides the report: the markdown description is rendered into the DOM (heading, table, data-URL
-  images) but the ``<article class="markdown-renderer">`` is a flex child of the modal body with
-  ``overflow: auto`` and ``flex-shrink: 1``, so the tall approval form (18 fields) squeezes it to
-  0 px at a 1400x1000 window (720 of 1358 px at 1400x3000). An operator using v1 sees only the
-  form, not the calibration report. The test checks the report in the DOM for v1 and emits a
-  ``UserWarning`` with the measured height instead of failing; v2 must show it (> 100 px).
-* v2 shows the report in a scrolling box above the form; the six-column table is wider than the
-  modal (horizontal scrollbar).
-* Both: fields prefilled through ``RunInput.with_initial_data`` (``applies_to``, ``iteration``) are
-  labelled "(Optional)" although the model requires them; ``author`` (``min_length=1``, not
-  prefilled) is shown as required.
-* Under CPU load every WebDriver command costs 0.2-0.5 s and each keystroke re-renders the big
-  modal, so the report checks are one ``execute_script`` round trip.
-* Resume latency is up to the flow's ``poll_interval`` (2 s): the run stays Paused for a moment
-  after the modal closes, so the test waits on the REST API rather than on the page.
+* ``prefect server start --port P`` does NOT tell the UI which port the API is on (``/ui-settings``
+  answers ``api_url = http://127.0.0.1:4200/api``): set ``PREFECT_UI_API_URL`` (or
+  ``PREFECT_SERVER_API_PORT``) to the same port, as the fixture below does.
+* The server's default UI is v2, but only ``/`` is redirected to ``/v2``; the "View at" link the
+  flow logs opens v1. v1: a "Resume" button in the run header, submit button "Submit", ``Literal``
+  fields are native ``<select>``s. v2: Resume is in the header's ⋮ menu, submit button "Resume",
+  ``Literal`` fields are comboboxes. ``<label for>`` ids match no control in v1, so fields are found
+  through their form-property container.
+* Both UIs label every field that has a default (``with_initial_data`` included) "(Optional)" unless
+  the schema lists it as required, and draw every free-text string as a ``<textarea>`` (one row;
+  Enter inserts a line break): no schema setting gives a single-line ``<input>``.
+* Both show the form's markdown description above the form, in the modal's one scrolling box. v1
+  gives it ``flex-shrink: 1`` under a form that does not shrink, so with this 17-field form it is
+  0 px high (in the DOM, invisible): the test warns instead of failing. v2 shows it; its fields take
+  96 px each, so on a 1280x800 page the four decision fields (361 px) fit its 446 px box after one
+  scroll past the summary (headless Chromium's ``--window-size=1280,800`` leaves a 657 px page, a
+  332 px box: the fixture sets the page size through CDP).
+* A value the server's schema check refuses (author over 200 characters) leaves the modal open with
+  the reason in a toast; the run stays paused.
+* Resume latency is up to the flow's ``poll_interval`` (2 s): the test waits on the REST API.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -76,7 +73,8 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from resume_form import POLL, REPORT_PROBE, UI_TIMEOUT, choose, field, open_resume_modal, shot, text_is, type_into  # noqa: E402
+from resume_form import (  # noqa: E402
+    FIELDS_PROBE, POLL, SUMMARY_PROBE, UI_TIMEOUT, field, label_xpath, labels, open_resume_modal, shot, text_is, type_into)
 from snapcal_core.settings import get_settings  # noqa: E402
 from snapcal_core.simulate.run import simulate_run  # noqa: E402
 from snapcal_core.storage.store import list_versions  # noqa: E402
@@ -85,6 +83,8 @@ REPO = Path(__file__).resolve().parents[2]
 RUN = 4243
 STATE_ID = "04bd2c53f6bf6754"  # state of the simulated reference run (lite mode)
 AUTHOR = "ui-tester"
+WIDTH_PX, HEIGHT_PX = 1280, 800  # the browser's page (viewport)
+DECISION_FIELDS = ("Decision", "Author", "Applies to", "Iteration to save")  # label titles, in form order
 SERVER_START_TIMEOUT = 120
 PAUSE_TIMEOUT = 120  # from starting the flow subprocess to the Paused state
 COMPLETE_TIMEOUT = 90  # from submitting the form to the Completed state
@@ -203,12 +203,14 @@ class FlowProcess:
         runs = server.flow_runs(tags={"all_": [self.tag]})
         return runs[0] if runs else None
 
-    def wait_for_state(self, server: Server, state_type: str, timeout: float) -> dict:
+    def wait_for_state(self, server: Server, state_type: str, timeout: float, pause_key: str | None = None) -> dict:
+        """The run once in ``state_type`` (and, if given, paused with ``pause_key``: a new approval form)."""
         deadline = time.monotonic() + timeout
         run = None
         while time.monotonic() < deadline:
             run = self.run(server)
-            if run and run["state"] and run["state"]["type"] == state_type:
+            if run and run["state"] and run["state"]["type"] == state_type and (
+                    pause_key is None or run["state"]["state_details"].get("pause_key") == pause_key):
                 return run
             if self.proc.poll() is not None and (run is None or run["state"]["type"] != state_type):
                 # the process has ended: read the run one last time (the final state is set before exit)
@@ -252,11 +254,14 @@ def paused_flow(prefect_server, facility, tmp_path):
 @pytest.fixture
 def driver():
     options = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000",
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={WIDTH_PX},{HEIGHT_PX}",
                 "--disable-gpu", "--no-first-run", "--disable-extensions", "--disable-background-networking"):
         options.add_argument(arg)
     options.binary_location = CHROMIUM
     drv = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    # headless Chromium's 1280x800 window has a 1280x657 viewport; make the page itself 1280x800
+    drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                        {"width": WIDTH_PX, "height": HEIGHT_PX, "deviceScaleFactor": 1, "mobile": False})
     drv.set_page_load_timeout(60)
     try:
         yield drv
@@ -271,8 +276,58 @@ def artifacts(tmp_path) -> Path:
     return folder
 
 
+def check_summary(driver, dialog, ui: str) -> dict:
+    """The short summary above the form: run and iteration, gate verdict, a narrow table, the report link."""
+    summary = WebDriverWait(driver, UI_TIMEOUT, poll_frequency=POLL).until(
+        lambda d: d.execute_script(SUMMARY_PROBE, dialog, f"Run {RUN}, iteration 1"), "the summary is not rendered")
+    assert "Quality gate: " in summary["text"] and summary["images"] == 0, summary["text"][:500]
+    assert not any(raw in summary["text"] for raw in ("###", "|---", "![")), "raw markdown in the modal"
+    assert 0 < summary["columns"] <= 6, summary
+    assert re.fullmatch(rf"calibration-report-run-{RUN}-iteration-1-[0-9a-f]{{8}}", summary["key"]), summary["key"]
+    if ui == "v1" and summary["shown_px"] < 1:
+        # Known v1 quirk (module docstring): the description is in the DOM but squeezed to 0 px.
+        warnings.warn(f"v1 UI: the summary above the approval form is rendered {summary['shown_px']:.0f} px high: "
+                      "operators do not see it in the Resume modal (the v2 UI shows it)", UserWarning)
+    else:
+        assert summary["heading_shown"] and summary["link_shown"], f"summary not visible when the modal opens: {summary}"
+        assert summary["table_px"] <= summary["box_px"], f"the table is wider than the modal: {summary}"
+    return summary
+
+
+def check_form_order(dialog) -> None:
+    """The decision fields first, correctly labelled; the Iterate fields after them."""
+    names = labels(dialog)
+    assert [n.split(" (")[0] for n in names[:5]] == [*DECISION_FIELDS, "Comments"], names
+    assert not any(n.endswith("(Optional)") for n in names[:4]), names[:4]
+    assert all(n.startswith("Iterate: ") and n.endswith("(Optional)") for n in names[5:]), names[5:]
+    assert "Field" not in names and len(names) <= 18, names
+
+
+def check_decision_fields_fit(driver, dialog, ui: str) -> dict:
+    """The decision fields and the submit button, all inside the modal and the viewport at once."""
+    anchor = dialog.find_element(By.XPATH, f".{label_xpath('Decision')}")
+    controls = [field(dialog, title) for title in DECISION_FIELDS]
+    geometry = driver.execute_script(FIELDS_PROBE, anchor, controls, submit_button(dialog))
+    assert geometry["viewport"] == [WIDTH_PX, HEIGHT_PX], geometry
+    assert all(geometry["shown"]) and geometry["submit"], f"{ui}: not all decision fields are visible: {geometry}"
+    return geometry
+
+
+def submit_button(dialog):
+    return dialog.find_element(By.XPATH, f".//button[{text_is('Submit')} or {text_is('Resume')}]")
+
+
+def submit(driver, dialog, artifacts: Path, ui: str) -> None:
+    submit_button(dialog).click()
+    try:
+        WebDriverWait(driver, UI_TIMEOUT).until(EC.invisibility_of_element(dialog))
+    except TimeoutException:
+        shot(driver, artifacts, f"approval-{ui}-error-modal-still-open.png")
+        raise AssertionError(f"the modal did not close after submit:\n{dialog.text[-1500:]}")
+
+
 @pytest.mark.parametrize("ui", ["v1", "v2"])
-def test_accept_from_the_resume_form_in_the_ui(ui, prefect_server, paused_flow, driver, artifacts, capsys):
+def test_approve_from_the_resume_form_in_the_ui(ui, prefect_server, paused_flow, driver, artifacts, capsys):
     if ui not in prefect_server.ui_settings().get("available_uis", []):
         pytest.skip(f"the server does not serve the {ui} UI")
     t0, steps = time.monotonic(), []
@@ -281,61 +336,58 @@ def test_accept_from_the_resume_form_in_the_ui(ui, prefect_server, paused_flow, 
         steps.append(f"{name} {time.monotonic() - t0:.1f}s")
 
     run_id = paused_flow.paused["id"]
-    prefix = "/v2" if ui == "v2" else ""
-    driver.get(f"{prefect_server.url}{prefix}/runs/flow-run/{run_id}")
-
+    page = f"{prefect_server.url}{'/v2' if ui == 'v2' else ''}/runs/flow-run/{run_id}"
+    driver.get(page)
     served, dialog = open_resume_modal(driver)
     assert served == ui, f"expected the {ui} UI at {driver.current_url}, found {served}"
-    step("modal open")
+    summary = check_summary(driver, dialog, ui)
+    check_form_order(dialog)
+    shots = [shot(driver, artifacts, f"approval-{ui}-1-opened.png")]
+    step("modal open, summary checked")
 
-    # the calibration report (the form's markdown description) is rendered as markdown, not raw text
-    report = WebDriverWait(driver, UI_TIMEOUT, poll_frequency=POLL).until(
-        lambda d: d.execute_script(REPORT_PROBE, dialog, f"Run {RUN}, diamond"), "the report is not rendered in the modal")
-    assert "iteration 1" in report["heading"], report["heading"]
-    assert report["table"], "no report table with a DIFC column"
-    assert [src.startswith("data:image/png") for src in report["images"]] == [True, True], report["images"]
-    assert not any(raw in report["text"] for raw in ("###", "|---", "![")), "raw markdown in the modal"
-    if ui == "v1" and report["shown"] < 1:
-        # Known v1 quirk (see the module docstring): the report is in the DOM but squeezed to 0 px.
-        warnings.warn(f"v1 UI: the report above the approval form is rendered with height {report['shown']:.0f} px "
-                      f"(content {report['full']} px): operators cannot see it in the Resume modal", UserWarning)
-    else:
-        assert report["shown"] > 100, f"the report is not visible ({report['shown']:.0f} px of {report['full']} px)"
-    report_png = shot(driver, artifacts, f"{ui}-1-report.png")
-    step("report checked")
+    # a two-line author (the UI's text box takes Enter) is refused by the flow, which asks again
+    type_into(driver, dialog, "Author", "ui\ntester")
+    submit(driver, dialog, artifacts, ui)
+    paused_flow.wait_for_state(prefect_server, "PAUSED", COMPLETE_TIMEOUT, pause_key="approval-1-2")
+    driver.get(page)
+    _, dialog = open_resume_modal(driver)
+    text = WebDriverWait(driver, UI_TIMEOUT, poll_frequency=POLL).until(
+        lambda d: (t := dialog.get_property("textContent")) and "Rejected" in t and t, "no rejection above the form")
+    assert "author" in text and "one line" in text, text[:600]
+    shots.append(shot(driver, artifacts, f"approval-{ui}-2-rejected.png"))
+    step("bad author asked again")
 
-    # the prefilled values are there and kept
-    assert field(dialog, "Applies To").get_property("value") == f">={RUN}"
-    assert field(dialog, "Iteration").get_property("value") == "1"
+    # the decision fields, prefilled, fit the 1280x800 window with the submit button (one scroll in v2)
+    assert field(dialog, "Applies to").get_property("value") == f">={RUN}"
+    assert field(dialog, "Iteration to save").get_property("value") == "1"
+    decision = field(dialog, "Decision")
+    assert (decision.get_property("value") if decision.tag_name == "select" else decision.text.strip()) == "accept"
+    geometry = check_decision_fields_fit(driver, dialog, ui)
     type_into(driver, dialog, "Author", AUTHOR)
-    choose(driver, dialog, "Decision", "accept")
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", field(dialog, "Author"))
-    form_png = shot(driver, artifacts, f"{ui}-2-filled-form.png")
-    step("form filled")
-
-    submit = dialog.find_element(By.XPATH, f".//button[{text_is('Submit')} or {text_is('Resume')}]")
-    submit.click()
-    try:
-        WebDriverWait(driver, UI_TIMEOUT).until(EC.invisibility_of_element(dialog))
-    except TimeoutException:
-        shot(driver, artifacts, f"{ui}-error-modal-still-open.png")
-        raise AssertionError(f"the modal did not close after submit:\n{dialog.text[-1500:]}")
-    step("submitted")
+    check_decision_fields_fit(driver, dialog, ui)
+    shots.append(shot(driver, artifacts, f"approval-{ui}-3-filled.png"))
+    submit(driver, dialog, artifacts, ui)
+    step("form filled and submitted")
 
     done = paused_flow.wait_for_state(prefect_server, "COMPLETED", COMPLETE_TIMEOUT)
     assert "saved version 1" in (done["state"]["message"] or ""), done["state"]
     assert paused_flow.proc.wait(timeout=30) == 0, _tail(paused_flow.log)
-    step("run completed")
-
+    entries = {e.version: e for e in list_versions(paused_flow.home, STATE_ID, lite=True)}
+    assert entries[1].author == AUTHOR and entries[1].appliesTo == f">={RUN}", entries
     driver.refresh()
     WebDriverWait(driver, UI_TIMEOUT).until(
         lambda d: d.find_elements(By.XPATH, f"//*[{text_is('Completed')}]"), "the run page does not show Completed")
-    after_png = shot(driver, artifacts, f"{ui}-3-run-completed.png")
-    step("page shows Completed")
-    with capsys.disabled():
-        print(f"\n[{ui} UI] {', '.join(steps)}; screenshots:\n  {report_png}\n  {form_png}\n  {after_png}")
+    shots.append(shot(driver, artifacts, f"approval-{ui}-4-completed.png"))
+    step("run completed, author read back")
 
-    entries = list_versions(paused_flow.home, STATE_ID, lite=True)
-    saved = {e.version: e for e in entries}
-    assert 1 in saved, [e.version for e in entries]
-    assert saved[1].author == AUTHOR and saved[1].appliesTo == f">={RUN}"
+    # the summary's link opens the full report artifact in the same UI
+    assert summary["href"].startswith(f"{prefect_server.url}{'/v2' if ui == 'v2' else ''}/artifacts/artifact/")
+    driver.get(summary["href"])
+    WebDriverWait(driver, UI_TIMEOUT, poll_frequency=POLL).until(
+        lambda d: d.find_elements(By.XPATH, f"//h3[starts-with(normalize-space(.), 'Run {RUN}, diamond')]"),
+        f"the full report is not shown at {summary['href']}")
+    shots.append(shot(driver, artifacts, f"approval-{ui}-5-full-report.png"))
+    step("full report opened")
+    with capsys.disabled():
+        print(f"\n[{ui} UI] {', '.join(steps)}; decision fields {geometry}; screenshots:\n  "
+              + "\n  ".join(map(str, shots)))
