@@ -212,7 +212,8 @@ def finish_step(events_path: str, request: CalibrationRequest, *, table_path: st
     step = _read_group_step(Path(focus.folder), current=current, group_of_pixel=grouping.group_of_pixel)
     result = finish_calibration(events=events, grouping=grouping, step=step, group_fits=group_fits,
                                 settings=request.recipe, initial=current, pixel_result=None)
-    summary = write_result(result, out_folder, run_number=events.metadata.run_number, sample=load_sample(request.sample).name,
+    summary = write_result(result, out_folder, native_mask_reason=events.native_mask_reason if events.lite else None,
+                           run_number=events.metadata.run_number, sample=load_sample(request.sample).name,
                            grouping=grouping.name, lite=request.lite, state_id=events.metadata.state.state_id(),
                            settings=request.recipe)
     reasons = Path(table_path).with_name(MASK_REASON_FILE)

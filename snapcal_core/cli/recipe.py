@@ -68,7 +68,8 @@ def _run(run: int, *, sample: str, grouping: str, lite: bool, settings: RecipeSe
                        on_iteration=_announce_iterations(progress, skip_pixel=settings.skip_pixel))
     progress.done("group fits and metrics")
     folder = output or default_output(snap, run_number=events.metadata.run_number, lite=lite)
-    return write_result(result, folder, run_number=events.metadata.run_number, sample=calibrant.name,
+    return write_result(result, folder, native_mask_reason=events.native_mask_reason if lite else None,
+                        run_number=events.metadata.run_number, sample=calibrant.name,
                         grouping=group.name, lite=lite, state_id=events.metadata.state.state_id(), settings=settings)
 
 

@@ -27,6 +27,7 @@ TABLE_FILE = "diffract_consts.h5"
 #: The table's mask alone, in SNAPRed's mask-file layout (io/mask.py), for Mantid's LoadDiffCal / LoadMask users.
 MASK_FILE = "pixelmask.h5"
 MASK_REASON_FILE = "mask_reason.npy"
+NATIVE_SCREEN_FILE = "native_mask_reason.npy"  # Lite results: the natives screened at load
 FOCUSED_FILE = "focused_and_fits.h5"
 SUMMARY_FILE = "result.json"
 
@@ -90,12 +91,18 @@ def _masked(result: CalibrationResult) -> list[MaskSummary]:
     return mask_summary(reason=reason, group_of_pixel=result.table.group)
 
 
-def write_result(result: CalibrationResult, folder: Path, **summary_fields) -> ResultSummary:
-    """Write the result into ``folder`` (built beside it and renamed into place)."""
+def write_result(result: CalibrationResult, folder: Path, *, native_mask_reason: np.ndarray | None = None,
+                 **summary_fields) -> ResultSummary:
+    """Write the result into ``folder`` (built beside it and renamed into place); a Lite result
+    also keeps ``native_mask_reason`` (the native pixels screened at load, whose events were
+    dropped before the superpixels were made) as :data:`NATIVE_SCREEN_FILE`, for the report."""
     folder = Path(folder)
 
     def fill(tmp: Path) -> ResultSummary:
         write_diffcal(tmp / TABLE_FILE, result.table)
+        if native_mask_reason is not None and result.table.n_rows == N_LITE_PIXELS \
+                and native_mask_reason.size == N_NATIVE_PIXELS:
+            np.save(tmp / NATIVE_SCREEN_FILE, native_mask_reason)
         _write_mask(tmp / MASK_FILE, result.table)
         with h5py.File(tmp / FOCUSED_FILE, "w") as f:
             f.create_dataset("group_ids", data=result.focused.group_ids)
@@ -121,6 +128,12 @@ def _write_mask(path: Path, table: DiffCalTable) -> None:
         return
     lite = table.n_rows == N_LITE_PIXELS
     write_mask_file(path, PixelMask(masked=table.use == 0, lite=lite, source="snapcal calibration table"), lite=lite)
+
+
+def read_native_screen(folder: Path) -> np.ndarray | None:
+    """The native pixels screened at load of a Lite result folder (MaskReason per native pixel), or None."""
+    path = Path(folder) / NATIVE_SCREEN_FILE
+    return np.load(path) if path.is_file() else None
 
 
 def read_mask_reason(folder: Path) -> np.ndarray | None:

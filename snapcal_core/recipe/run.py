@@ -32,5 +32,6 @@ def run_recipe(
     result = calibrate(events=events, grouping=group, reflections=calibrant_reflections(calibrant), settings=recipe,
                        on_iteration=on_iteration)
     folder = output or default_output(settings, run_number=events.metadata.run_number, lite=lite)
-    return write_result(result, folder, run_number=events.metadata.run_number, sample=calibrant.name,
+    return write_result(result, folder, native_mask_reason=events.native_mask_reason if lite else None,
+                        run_number=events.metadata.run_number, sample=calibrant.name,
                         grouping=group.name, lite=lite, state_id=events.metadata.state.state_id(), settings=recipe)

@@ -13,7 +13,14 @@ from snapcal_core.instrument.types import Grouping
 from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.models import DetectorState
 from snapcal_core.recipe.metrics import DifcChange, difc_change
-from snapcal_core.recipe.result_io import FOCUSED_FILE, MASK_FILE, ResultSummary, read_mask_reason, read_table
+from snapcal_core.recipe.result_io import (
+    FOCUSED_FILE,
+    MASK_FILE,
+    ResultSummary,
+    read_mask_reason,
+    read_native_screen,
+    read_table,
+)
 from snapcal_core.report.markdown import report_markdown
 from snapcal_core.report.plots import difc_change_png, focused_spectra_png, mask_png, strain_png
 from snapcal_core.storage.store import applicable_version, list_versions, load_version
@@ -99,6 +106,11 @@ def _plots(latest: ResultSummary, table: DiffCalTable, reference: tuple[str, Dif
     if reason is not None and reason.size == table.n_rows and reason.size % 18 == 0:
         plots["mask"] = mask_png(reason, folder / "mask.png", title=f"run {latest.run_number}: masked pixels by reason "
                                  f"({'Lite' if latest.lite else 'native'})")
+    screened = read_native_screen(folder) if latest.lite else None
+    if screened is not None and screened.any():
+        plots["native_screen"] = mask_png(screened, folder / "mask_native_screen.png",
+                                          title=f"run {latest.run_number}: native pixels screened at load "
+                                          f"(their events dropped before the Lite superpixels were made)")
     if reference is not None:
         label, old = reference
         plots["difc_change"] = difc_change_png(table.difc, old.difc, table.use, folder / "difc_change.png",

@@ -59,12 +59,26 @@ _REASON_COLOURS = {MaskReason.NONE: "#f2f2f2", MaskReason.DEAD: "black", MaskRea
                    MaskReason.LOW_COUNTS: "tab:gray"}
 
 
+def _max_pooled(image: np.ndarray, side: int, *, max_width: int = 768) -> tuple[np.ndarray, int]:
+    """A native-size image (1536 pixels wide) shrunk by the largest value in each block, so that a
+    single masked pixel or a one-pixel dead tube stays visible at the figure's resolution."""
+    f = max(1, int(np.ceil(image.shape[1] / max_width)))
+    while side % f:
+        f -= 1
+    if f == 1:
+        return image, side
+    rows, cols = image.shape[0] // f, image.shape[1] // f
+    pooled = np.fmax.reduce(np.fmax.reduce(image.reshape(rows, f, cols, f), axis=3), axis=1)
+    return pooled, side // f
+
+
 def mask_png(reason: np.ndarray, path: Path, *, title: str) -> Path:
     """Every pixel's mask reason as a picture of the detector, one colour per reason."""
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
     image, side = detector_image(reason.astype(np.float64))
+    image, side = _max_pooled(image, side)
     colours = [_REASON_COLOURS[r] for r in MaskReason]
     fig, ax = plt.subplots(figsize=(10, 5))
     ax.imshow(image, cmap=ListedColormap(colours), vmin=-0.5, vmax=len(colours) - 0.5, interpolation="nearest")
