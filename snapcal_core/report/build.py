@@ -57,7 +57,8 @@ def _applicable_table(home: Path, state_id: str, latest: ResultSummary) -> tuple
     """Label and table of the stored calibration that applies to the run, or label and why there is none."""
     try:
         if not list_versions(home, state_id, lite=latest.lite):
-            return f"the {APPLICABLE}", "none is stored for this instrument state yet"
+            return f"the {APPLICABLE}", ("none is stored for this instrument state yet (a new state: this would be "
+                                         "its first calibration)")
         entry = applicable_version(home, state_id, lite=latest.lite, run_number=latest.run_number)
     except StorageError as exc:
         return f"the {APPLICABLE}", f"none could be found ({exc})"
