@@ -12,6 +12,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from snapcal_core import pipeline, threads
+from snapcal_core.errors import SnapcalError
 from snapcal_core.models import DetectorState
 from snapcal_core.pipeline import CalibrationRequest, FocusRef, PixelStep, RunRef
 from snapcal_core.recipe.group import GroupCalibration
@@ -31,14 +32,20 @@ RECIPE_CACHE = dict(persist_result=True, cache_expiration=timedelta(days=30))
 REQUEST_FILES = ("request.recipe.mask_file", "request.grouping", "request.sample")
 
 
-@task(retries=2, retry_delay_seconds=1, cache_policy=NO_CACHE)
+def unless_snapcal_error(task, task_run, state) -> bool:
+    """``retry_condition_fn``: retry a failed run unless it failed with a typed snapcal error (an
+    unknown run, a missing PV, a corrupt file: bad input that a retry cannot mend)."""
+    return not isinstance(state.data, SnapcalError)
+
+
+@task(retries=2, retry_delay_seconds=1, retry_condition_fn=unless_snapcal_error, cache_policy=NO_CACHE)
 def resolve_run(run_number: int) -> RunRef:
     """Find the run's IPTS and raw file and read its instrument state."""
     return pipeline.resolve_run(run_number, get_settings())
 
 
-@task(retries=2, retry_delay_seconds=1, cache_key_fn=stamped_key("ref.raw_path"), persist_result=True,
-      cache_expiration=timedelta(days=7))
+@task(retries=2, retry_delay_seconds=1, retry_condition_fn=unless_snapcal_error,
+      cache_key_fn=stamped_key("ref.raw_path"), persist_result=True, cache_expiration=timedelta(days=7))
 def load_events(ref: RunRef, lite: bool) -> str:
     """Load the run's events (converted to Lite if asked) into the scratch area; returns the folder."""
     return pipeline.load_to_scratch(ref.run_number, lite=lite, settings=get_settings())
@@ -101,7 +108,8 @@ def save(summary: ResultSummary, state: DetectorState, author: str, comments: st
                             extra_files={k: Path(v) for k, v in extra_files.items()})
 
 
-@task(retries=1, retry_delay_seconds=1, cache_policy=NO_CACHE, task_run_name="recipe-{request.run_number}-{request.grouping}")
+@task(retries=1, retry_delay_seconds=1, retry_condition_fn=unless_snapcal_error, cache_policy=NO_CACHE,
+      task_run_name="recipe-{request.run_number}-{request.grouping}")
 def recipe(request: CalibrationRequest, out_folder: str, numba_threads: int | None = None) -> ResultSummary:
     """The whole recipe of one run and grouping (a batch item): load, pixel loop, group fits, metrics."""
     with threads.numba_threads(numba_threads):
