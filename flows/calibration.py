@@ -182,9 +182,15 @@ def calibration_flow(params: CalibrationParameters):
     check_request(params.request(), author=params.auto_author, log=get_run_logger())  # before any event is read
     log = get_run_logger()
     flow_run_id = str(get_run_context().flow_run.id)
+    steps = create_progress_artifact(progress=0.0, description=f"run {params.run_number}: resolve, load (the "
+                                     "first load compiles the numba kernels), recipe, report, then the decision")
     ref = t.resolve_run(params.run_number)
     log.info(f"run {ref.run_number}: IPTS-{ref.ipts}, state {ref.state_id}, {ref.raw_path}")
+    update_progress_artifact(steps, progress=5.0)
+    log.info(f"loading run {ref.run_number} ({'Lite' if params.lite else 'native'}; the first load on a machine "
+             "compiles the numba kernels, ~15-30 s)")
     events = t.load_events(ref, params.lite)
+    update_progress_artifact(steps, progress=30.0)
     work = work_dir_for(ref.run_number, flow_run_id)
     settings, start_table, compare = params, None, []  # settings: the inputs of the next iteration
     summaries: list[ResultSummary] = []
@@ -192,9 +198,11 @@ def calibration_flow(params: CalibrationParameters):
     while True:
         summaries.append(run_iteration(ref, events, settings.request(), work / f"iteration_{len(summaries) + 1}",
                                        start_table))
+        update_progress_artifact(steps, progress=90.0)
         reports.append(t.assess(summaries, ref.state, compare))
         verdict = evaluate_gate(summaries[-1], params.gate, difc_change=reports[-1].applicable_change)
         artifact = publish(reports[-1], run_number=ref.run_number, flow_run_id=flow_run_id)
+        update_progress_artifact(steps, progress=100.0)
         approval, approval_record = decide(form_summary(summaries[-1], reports[-1], verdict, artifact),
                                            settings=settings, verdict=verdict, n_iterations=len(summaries))
         if approval is None:
