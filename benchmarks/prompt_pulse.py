@@ -25,6 +25,7 @@ from snapcal_core.data.load import load_event_file
 from snapcal_core.instrument.groupings import builtin_grouping
 from snapcal_core.instrument.prompt_pulse import PromptPulseSettings
 from snapcal_core.io.diffcal import DiffCalTable
+from snapcal_core.recipe.calibrate import geometric_table
 from snapcal_core.recipe.focus import FocusedSpectra, focus_events, log_d_edges
 from snapcal_core.settings import get_settings
 from snapcal_core.simulate.nuisances import SOURCE_PERIOD_US, Nuisances
@@ -60,13 +61,9 @@ def prompt_residual_sigma(focused: FocusedSpectra, table: DiffCalTable, group_of
 
 def focused_column(path, *, remove: bool) -> tuple[FocusedSpectra, DiffCalTable, np.ndarray]:
     """The run's events (prompt pulse kept or removed), focused into Column with the geometric DIFC."""
-    from snapcal_core.instrument.geometry import snap_geometry
-
     events = load_event_file(path, lite_requested=True, prompt_pulse=PromptPulseSettings(remove=remove))
     grouping = builtin_grouping("Column", lite=True)
-    st = events.metadata.state
-    table = DiffCalTable.from_difc(snap_geometry(arc_deg=st.arc_deg, lin_m=st.lin_m, lite=True).difc_us_per_angstrom,
-                                   group=grouping.group_of_pixel, instrument_name="SNAPLite")
+    table = geometric_table(events, grouping)
     edges = log_d_edges(d_min_angstrom=0.3, d_max_angstrom=8.0, log_step=LOG_STEP)
     focused = focus_events(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
                            table=table, d_edges_angstrom=edges)

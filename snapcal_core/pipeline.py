@@ -4,6 +4,7 @@ and small models, so large arrays stay on disk in the scratch area."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +101,7 @@ def initial_table(events_path: str, request: CalibrationRequest, work_dir: Path,
     work_dir.mkdir(parents=True, exist_ok=True)
     reasons = Path(start_table).with_name(MASK_REASON_FILE) if start_table else None
     if reasons is not None and reasons.is_file():
-        np.save(work_dir / INITIAL_REASON_FILE, np.load(reasons))
+        shutil.copyfile(reasons, work_dir / INITIAL_REASON_FILE)
     return str(write_diffcal(work_dir / "table_initial.h5", table))
 
 
@@ -212,7 +213,7 @@ def finish_step(events_path: str, request: CalibrationRequest, *, table_path: st
     step = _read_group_step(Path(focus.folder), current=current, group_of_pixel=grouping.group_of_pixel)
     result = finish_calibration(events=events, grouping=grouping, step=step, group_fits=group_fits,
                                 settings=request.recipe, initial=current, pixel_result=None)
-    summary = write_result(result, out_folder, native_mask_reason=events.native_mask_reason if events.lite else None,
+    summary = write_result(result, out_folder, native_mask_reason=events.native_mask_reason,
                            run_number=events.metadata.run_number, sample=load_sample(request.sample).name,
                            grouping=grouping.name, lite=request.lite, state_id=events.metadata.state.state_id(),
                            settings=request.recipe)

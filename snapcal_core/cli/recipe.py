@@ -11,17 +11,15 @@ from pathlib import Path
 
 import typer
 
-from snapcal_core.calibrant.samples import calibrant_reflections, load_sample
 from snapcal_core.cli._common import Progress, console, print_json, print_table
-from snapcal_core.data.load import load_run
-from snapcal_core.instrument.groupings import load_grouping
+from snapcal_core.models import EventData
 from snapcal_core.preflight import check_calibration
-from snapcal_core.recipe.calibrate import RecipeSettings, calibrate
+from snapcal_core.recipe.calibrate import RecipeSettings
 from snapcal_core.recipe.difc_fit import FitMode
 from snapcal_core.recipe.peakfit import PeakFitSettings
 from snapcal_core.recipe.pixel import PixelIteration
-from snapcal_core.recipe.result_io import ResultSummary, write_result
-from snapcal_core.recipe.run import default_output
+from snapcal_core.recipe.result_io import ResultSummary
+from snapcal_core.recipe.run import run_recipe
 from snapcal_core.settings import get_settings
 
 
@@ -44,33 +42,23 @@ def show_summary(summary: ResultSummary) -> None:
                 ["group", "2theta", "peaks", "DIFC", "+-", "TZERO", "sigma/d", "strain", "rel. strain ppm"], rows)
 
 
-def _announce_iterations(progress: Progress, *, skip_pixel: bool):
-    """Progress of the pixel loop: each finished iteration, then the next one or the group step."""
-    progress.step("group fits" if skip_pixel else "pixel iteration 1 (its first call compiles the numba kernels)")
+def _run(run: int, *, sample: str, grouping: str, lite: bool, settings: RecipeSettings, output: Path | None,
+         progress: Progress) -> ResultSummary:
+    """:func:`~snapcal_core.recipe.run.run_recipe`, each step announced on ``progress``."""
+    def loaded(events: EventData) -> None:
+        progress.done(f"loaded {events.n_events:,} events in the TOF band")
+        progress.step("group fits" if settings.skip_pixel
+                      else "pixel iteration 1 (its first call compiles the numba kernels)")
 
     def on_iteration(it: PixelIteration) -> None:
         progress.done(f"pixel iteration {it.iteration}: median |offset| {it.median_abs_offset_bins:.3f} bins")
         progress.step(f"pixel iteration {it.iteration + 1} (or the group fits once converged)")
 
-    return on_iteration
-
-
-def _run(run: int, *, sample: str, grouping: str, lite: bool, settings: RecipeSettings, output: Path | None,
-         progress: Progress) -> ResultSummary:
-    """:func:`~snapcal_core.recipe.run.run_recipe`, step by step with progress."""
-    snap = get_settings()
-    calibrant = load_sample(sample, snap)
     progress.step(f"loading run {run} ({'Lite' if lite else 'native'}; the first load compiles the numba kernels)")
-    events = load_run(run, lite=lite, settings=snap)
-    progress.done(f"loaded {events.n_events:,} events in the TOF band")
-    group = load_grouping(grouping, lite=lite)
-    result = calibrate(events=events, grouping=group, reflections=calibrant_reflections(calibrant), settings=settings,
-                       on_iteration=_announce_iterations(progress, skip_pixel=settings.skip_pixel))
+    summary = run_recipe(run, sample=sample, grouping=grouping, lite=lite, recipe=settings, output=output,
+                         settings=get_settings(), on_loaded=loaded, on_iteration=on_iteration)
     progress.done("group fits and metrics")
-    folder = output or default_output(snap, run_number=events.metadata.run_number, lite=lite)
-    return write_result(result, folder, native_mask_reason=events.native_mask_reason if lite else None,
-                        run_number=events.metadata.run_number, sample=calibrant.name,
-                        grouping=group.name, lite=lite, state_id=events.metadata.state.state_id(), settings=settings)
+    return summary
 
 
 def recipe(

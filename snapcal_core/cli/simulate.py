@@ -30,6 +30,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from snapcal_core.cli import error_line
 from snapcal_core.cli._common import console, print_json
 from snapcal_core.constants import (
     REFERENCE_ARC_DEG,
@@ -196,8 +197,8 @@ def simulate(
             )
     except KeyboardInterrupt as exc:
         by = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C (SIGINT)"
-        typer.secho(f"error: Interrupted: simulation of run {run} stopped by {by}; nothing was written "
-                    "(its partial files were removed)", err=True, fg=typer.colors.RED)
+        typer.secho(error_line("Interrupted", f"simulation of run {run} stopped by {by}; nothing was written "
+                               "(its partial files were removed)"), err=True, fg=typer.colors.RED)
         raise typer.Exit(EXIT_SIGTERM if isinstance(exc, Terminated) else EXIT_SIGINT) from None
     if json_out:
         print_json(result)

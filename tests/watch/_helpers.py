@@ -6,25 +6,16 @@ from pathlib import Path
 
 import numpy as np
 
-from snapcal_core.constants import (
-    N_NATIVE_PIXELS,
-    REFERENCE_ARC_DEG,
-    REFERENCE_FREQUENCY_HZ,
-    REFERENCE_GUIDE,
-    REFERENCE_LIN_M,
-    REFERENCE_WAVELENGTH_ANGSTROM,
-)
+from snapcal_core.constants import N_NATIVE_PIXELS
 from snapcal_core.data.locate import raw_file_path
 from snapcal_core.data.nexus import EventFileWriter
 from snapcal_core.data.state import state_logs
-from snapcal_core.models import DetectorState
 from snapcal_core.watch import Acquisition
+from tests.data.conftest import REFERENCE_STATE
 
 SIM_RUN, SIM_IPTS = 58810, 33219
 #: The DAS logs of SNAP's reference state: a calibrant run must have them to be announced.
-REFERENCE_LOGS = state_logs(DetectorState(arc_deg=REFERENCE_ARC_DEG, lin_m=REFERENCE_LIN_M,
-                                          wavelength_angstrom=REFERENCE_WAVELENGTH_ANGSTROM,
-                                          frequency_hz=REFERENCE_FREQUENCY_HZ, guide=REFERENCE_GUIDE))
+REFERENCE_LOGS = state_logs(REFERENCE_STATE)
 
 
 class FakeClock:
