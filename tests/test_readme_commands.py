@@ -2,7 +2,7 @@
 examples work), a failure would be one typed error line, never a traceback.
 
 The commands are read from README.md itself (so a new README line is tested without touching
-this file) and run through the console entry point ``snapcal_core.cli.main`` in this process
+this file) and run through the console entry point ``cli.main`` in this process
 (the Prefect ones on the session's test server). ``FOCUSED.nxs`` stands for a Mantid focused
 file: a synthetic one in SaveNexusProcessed's layout. A ``calibrate`` that pauses for a person (the
 gate holds the run, or nothing approves it) waits ``--pause-timeout`` seconds, an hour by default:
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from snapcal_core.cli import main
+from cli import main
 from tests.io.test_nxprocessed import TWO_THETA_DEG, column_detectors, log_edges, silicon_counts, write_focused
 
 pytestmark = [pytest.mark.slow, pytest.mark.prefect]

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from snapcal_core.cli import main
+from cli import main
 from snapcal_core.constants import REFERENCE_STATE_ID
 from snapcal_core.settings import get_settings
 from snapcal_core.simulate.run import simulate_run
@@ -140,10 +140,10 @@ def test_bad_input_is_one_error_line_and_exit_two(argv, code, first, env, capsys
 
 def test_a_manual_run_on_the_embedded_server_without_a_terminal_is_refused_before_prefect_starts(env, capsys,
                                                                                                    monkeypatch):
-    import flows.cli
+    import cli.calibrate
 
-    monkeypatch.setattr(flows.cli, "_embedded", lambda: True)
-    monkeypatch.setattr(flows.cli, "_run_flow", lambda *a: pytest.fail("the flow must not start"))
+    monkeypatch.setattr(cli.calibrate, "_embedded", lambda: True)
+    monkeypatch.setattr(cli.calibrate, "_run_flow", lambda *a: pytest.fail("the flow must not start"))
     got, out, err = snapcal(["calibrate", str(RUN), "--sample", "silicon"], capsys)
     assert got == BAD and err.startswith("error: InvalidOptionsError: nothing could approve this run"), err
     assert "make serve" in err and "PREFECT_API_URL" in err and len(err.strip().splitlines()) == 1
@@ -158,12 +158,12 @@ def test_a_bad_settings_file_is_a_configuration_error(env, capsys, monkeypatch):
 
 @pytest.mark.parametrize("debug", [None, "--debug", "SNAPCAL_DEBUG=1"])
 def test_an_internal_error_exits_one_its_traceback_only_with_debug(debug, env, capsys, monkeypatch):
-    import snapcal_core.cli.config
+    import cli.config
 
     def broken(**_):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(snapcal_core.cli.config, "get_settings", broken)
+    monkeypatch.setattr(cli.config, "get_settings", broken)
     if debug == "SNAPCAL_DEBUG=1":
         monkeypatch.setenv("SNAPCAL_DEBUG", "1")
     got, out, err = snapcal(["--debug", "config"] if debug == "--debug" else ["config"], capsys)

@@ -12,7 +12,7 @@ import pytest
 
 from snapcal_core.constants import REFERENCE_STATE_ID
 from snapcal_core.errors import CalibrantError, GroupingError, InvalidOptionsError, MaskFileError, RunNotFoundError
-from snapcal_core.preflight import check_calibration, check_request
+from snapcal_core.preflight import check_calibration
 from snapcal_core.settings import get_settings, prefect_environment, use_prefect_environment
 from snapcal_core.simulate.run import simulate_run
 from snapcal_core.storage.models import check_author
@@ -66,15 +66,15 @@ def test_a_run_whose_raw_file_is_gone_is_named(settings):
         lite_only.unlink()
 
 
-def test_the_flow_check_announces_a_new_state_on_its_log(facility, tmp_path, monkeypatch):
-    from snapcal_core.pipeline import CalibrationRequest
+def test_the_flows_resolve_step_resolves_the_run_once_and_knows_a_new_state(facility, tmp_path):
+    from snapcal_core.pipeline import CalibrationRequest, resolve_run
 
-    monkeypatch.setenv("SNAPCAL_DATA_ROOT", str(facility))
-    monkeypatch.setenv("SNAPCAL_CALIBRATION_HOME", str(tmp_path / "calibration"))
-    lines = []
-    log = type("Log", (), {"info": lambda self, msg: lines.append(msg)})()
-    check_request(CalibrationRequest(run_number=RUN, sample="silicon"), author="", log=log)
-    assert lines == [f"new instrument state {REFERENCE_STATE_ID} (first calibration of this state)"]
+    settings = get_settings(data_root=facility, calibration_home=tmp_path / "calibration")
+    ref = resolve_run(CalibrationRequest(run_number=RUN, sample="silicon"), settings)
+    assert (ref.run_number, ref.state_id, ref.new_state) == (RUN, REFERENCE_STATE_ID, True)
+    assert ref.event_file.endswith(f"SNAP_{RUN}.nxs.h5") and ref.state.state_id() == ref.state_id
+    with pytest.raises(InvalidOptionsError, match="line break"):  # the author too, before any event is read
+        resolve_run(CalibrationRequest(run_number=RUN, sample="silicon"), settings, author="eve\nroot")
 
 
 @pytest.mark.parametrize(("author", "problem"), [
@@ -97,7 +97,7 @@ def test_prefect_state_goes_under_the_snapcal_home_unless_prefect_home_is_set(tm
 
 
 def test_every_command_sets_prefect_home_and_database_before_prefect_is_imported(tmp_path):
-    script = ("import os, sys\nfrom snapcal_core.cli import run\nassert run(['config', '--json']) == 0\n"
+    script = ("import os, sys\nfrom cli import run\nassert run(['config', '--json']) == 0\n"
               "print('prefect' in sys.modules)\nfrom prefect.settings import get_current_settings\n"
               "print(get_current_settings().server.database.connection_url.get_secret_value())\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "SNAPCAL_"))}

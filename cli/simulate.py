@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Optional
 
 import pydantic
 import typer
@@ -30,8 +29,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from snapcal_core.cli import error_line
-from snapcal_core.cli._common import console, print_json
+from cli import error_line
+from cli.display import console, print_json
 from snapcal_core.constants import (
     REFERENCE_ARC_DEG,
     REFERENCE_FREQUENCY_HZ,
@@ -135,7 +134,7 @@ def progress_reporter(run: int, n_events: int, *, quiet: bool = False) -> Iterat
         yield update
 
 
-def _nuisances(rough: bool, given: dict[str, Optional[float]]) -> Nuisances:
+def _nuisances(rough: bool, given: dict[str, float | None]) -> Nuisances:
     """The preset (``--rough``) or none, with every option given on the command line on top."""
     base = Nuisances.rough() if rough else Nuisances()
     update = {name: value for name, value in given.items() if value is not None}
@@ -162,15 +161,15 @@ def simulate(
     difa: float = typer.Option(0.0, "--difa", help="Injected true DIFA (us/A^2)"),
     rough: bool = typer.Option(False, "--rough", help="Detector nuisances of a real run (Nuisances.rough(): "
                                "dead, hot and bursting pixels, noisy edges, efficiency, prompt pulse, error events)"),
-    dead_fraction: Optional[float] = typer.Option(None, "--dead-fraction", help="Fraction of dead native pixels"),
-    dead_tubes: Optional[int] = typer.Option(None, "--dead-tubes", help="Dead tubes (lines of 256 pixels)"),
-    dead_panels: Optional[int] = typer.Option(None, "--dead-panels", help="Dead panels"),
-    hot_fraction: Optional[float] = typer.Option(None, "--hot-fraction", help="Fraction of steadily hot native pixels"),
-    burst_pixels: Optional[int] = typer.Option(None, "--burst-pixels", help="Pixels hot during a few pulses"),
-    edge_rate: Optional[float] = typer.Option(None, "--edge-rate", help="Noise on panel edges (x mean pixel rate)"),
-    efficiency_spread: Optional[float] = typer.Option(None, "--efficiency-spread",
+    dead_fraction: float | None = typer.Option(None, "--dead-fraction", help="Fraction of dead native pixels"),
+    dead_tubes: int | None = typer.Option(None, "--dead-tubes", help="Dead tubes (lines of 256 pixels)"),
+    dead_panels: int | None = typer.Option(None, "--dead-panels", help="Dead panels"),
+    hot_fraction: float | None = typer.Option(None, "--hot-fraction", help="Fraction of steadily hot native pixels"),
+    burst_pixels: int | None = typer.Option(None, "--burst-pixels", help="Pixels hot during a few pulses"),
+    edge_rate: float | None = typer.Option(None, "--edge-rate", help="Noise on panel edges (x mean pixel rate)"),
+    efficiency_spread: float | None = typer.Option(None, "--efficiency-spread",
                                                    help="Log-normal spread of pixel efficiency (0.2 = 20 %)"),
-    prompt_fraction: Optional[float] = typer.Option(None, "--prompt-fraction",
+    prompt_fraction: float | None = typer.Option(None, "--prompt-fraction",
                                                  help="Prompt-pulse events, fraction of --events"),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run"),
     json_out: bool = typer.Option(False, "--json", help="Print JSON"),
@@ -210,7 +209,3 @@ def simulate(
     if result.nuisance_events:
         added = ", ".join(f"{name} {n:,}" for name, n in result.nuisance_events.items())
         console.print(f"  nuisances: {added} events (bad pixels in the truth's /calibration/nuisance)")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("simulate")(simulate)

@@ -16,7 +16,7 @@ def test_demo_simulates_calibrates_and_saves_version_one(tmp_path):
     env.update(SNAPCAL_DATA_ROOT=str(tmp_path / "facility"), SNAPCAL_CALIBRATION_HOME=str(tmp_path / "calibration"),
                SNAPCAL_SCRATCH_DIR=str(tmp_path / "scratch"), SNAPCAL_CONFIG=str(tmp_path / "absent.toml"),
                PREFECT_HOME=str(tmp_path / "prefect"))
-    done = subprocess.run([sys.executable, "-m", "flows.demo"], cwd=REPO, env=env, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "cli.demo"], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "new calibration version 1" in done.stdout

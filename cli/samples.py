@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from cli.display import console, print_json, print_table
 from snapcal_core.calibrant.reflections import Reflection
 from snapcal_core.calibrant.samples import calibrant_reflections, list_samples, load_sample
-from snapcal_core.cli._common import console, print_json, print_table
 
 samples_app = typer.Typer(help="Calibrant samples and their reflections.", no_args_is_help=True)
 
@@ -48,7 +48,3 @@ def show_command(
     rows = [[_hkl(r), r.d_angstrom, r.f2_barn, r.multiplicity, r.powder_intensity / top] for r in refl]
     print_table(f"{calibrant.name}: {len(refl)} reflections in [{d_min:g}, {d_max:g}] A",
                 ["hkl", "d (A)", "|F|^2 (barn)", "multiplicity", "F^2 m d^4 (rel)"], rows)
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(samples_app, name="samples")

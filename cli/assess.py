@@ -10,12 +10,11 @@ the calibration store recorded when it initialised the state).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
+from cli.display import console, print_json, print_table
 from snapcal_core.calibrant.samples import calibrant_reflections, load_sample
-from snapcal_core.cli._common import console, print_json, print_table
 from snapcal_core.data.locate import locate_run
 from snapcal_core.data.state import read_state_file
 from snapcal_core.errors import InvalidOptionsError, RunNotFoundError, StorageError
@@ -138,15 +137,15 @@ def assess(
     profile: str = typer.Option(ASSESS_FIT.profile, "--profile", help="gaussian|b2b"),
     fwhm_left: float = typer.Option(ASSESS_PEAKS.fwhm_multiplier_left, "--fwhm-left", help="Window below d, in FWHM"),
     fwhm_right: float = typer.Option(ASSESS_PEAKS.fwhm_multiplier_right, "--fwhm-right", help="Window above d, in FWHM"),
-    grouping: Optional[str] = typer.Option(None, "--grouping", help="Column|Bank|All|FILE the spectra were focused "
+    grouping: str | None = typer.Option(None, "--grouping", help="Column|Bank|All|FILE the spectra were focused "
                                            "with (for files without detector geometry)"),
-    lite: Optional[bool] = typer.Option(None, "--lite/--native", help="The grouping's pixels: Lite or native"),
-    run: Optional[int] = typer.Option(None, "--run", help="Detector state from this run's event file"),
-    arc: Optional[tuple[float, float]] = typer.Option(None, "--arc", help="det_arc1 det_arc2 (deg)"),
-    lin: Optional[tuple[float, float]] = typer.Option(None, "--lin", help="det_lin1 det_lin2 (m)"),
-    wavelength: Optional[float] = typer.Option(None, "--wavelength", help="Central wavelength (A); default: the "
+    lite: bool | None = typer.Option(None, "--lite/--native", help="The grouping's pixels: Lite or native"),
+    run: int | None = typer.Option(None, "--run", help="Detector state from this run's event file"),
+    arc: tuple[float, float] | None = typer.Option(None, "--arc", help="det_arc1 det_arc2 (deg)"),
+    lin: tuple[float, float] | None = typer.Option(None, "--lin", help="det_lin1 det_lin2 (m)"),
+    wavelength: float | None = typer.Option(None, "--wavelength", help="Central wavelength (A); default: the "
                                                "state's, else the file's logs"),
-    state_id: Optional[str] = typer.Option(None, "--state", help="Detector state recorded by the calibration store"),
+    state_id: str | None = typer.Option(None, "--state", help="Detector state recorded by the calibration store"),
     json_out: bool = typer.Option(False, "--json", help="JSON: one object per group"),
 ) -> None:
     """Fit the calibrant's peaks in every focused group and report sigma/d, strain and more."""
@@ -161,7 +160,3 @@ def assess(
         print_json(_json(result))
         return
     _print(result, title=f"{focused.name} against {sample}")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("assess")(assess)

@@ -11,8 +11,8 @@ from snapcal_core.settings import ensure_prefect_home, use_prefect_environment
 use_prefect_environment()
 ensure_prefect_home()
 
-from snapcal_core.cli._common import console, print_table  # noqa: E402
-from snapcal_core.cli.inspect import run_summary  # noqa: E402
+from cli.display import console, print_table  # noqa: E402
+from cli.inspect import run_summary  # noqa: E402
 from snapcal_core.data.locate import find_ipts  # noqa: E402
 from snapcal_core.errors import IptsNotFoundError  # noqa: E402
 from snapcal_core.settings import get_settings  # noqa: E402
@@ -41,7 +41,7 @@ def main() -> None:
     print_table(f"run {DEMO_RUN}: {summary['events_in_band']:,} events in band per Column group (Lite)",
                 ["group", "events"], [[g, n] for g, n in summary["events_per_group"].items()])
     console.rule("calibration flow (embedded Prefect server, approved automatically)")
-    from flows.cli import calibrate
+    from cli.calibrate import calibrate
 
     calibrate(run=DEMO_RUN, sample="diamond", grouping="Column", native=False, fit="difc", skip_pixel=False,
               approve=True, gate=False, author="make demo", interactive=False, pause_timeout=600, mask=None)

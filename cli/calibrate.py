@@ -20,13 +20,15 @@ from pathlib import Path
 
 import typer
 from pydantic import ValidationError
+from rich.markdown import Markdown
 
-from snapcal_core.cli._common import console
+from cli.display import console
 from snapcal_core.errors import CalibrationError, InvalidOptionsError, SnapcalError
 from snapcal_core.preflight import check_calibration
 from snapcal_core.recipe.difc_fit import FitMode
 from snapcal_core.settings import ensure_prefect_home
-from snapcal_core.storage.models import check_author
+from snapcal_core.storage.applies_to import default_applies_to
+from snapcal_core.storage.models import SavedVersion, check_author
 
 SERVER_PAUSE_TIMEOUT_S = 3600  # a person may come to the UI later
 EMBEDDED_PAUSE_TIMEOUT_S = 600  # nobody but this terminal can decide
@@ -93,7 +95,12 @@ def watch_pauses(*, running: Callable[[], bool], paused: Callable[[], Pause | No
 def _paused(flow_run_name: str) -> Pause | None:
     """The Paused state of our flow run (found by its unique name), if it is paused now."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterName,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
     from prefect.client.schemas.objects import StateType
 
     with get_client(sync_client=True) as client:
@@ -103,30 +110,18 @@ def _paused(flow_run_name: str) -> Pause | None:
     return (str(runs[0].id), str(runs[0].state.id)) if runs and runs[0].state else None
 
 
-def _latest_summary(run_number: int, flow_run_id) -> tuple[int, Path] | None:
-    from flows.calibration import work_dir_for
-
-    work = work_dir_for(run_number, str(flow_run_id))
-    folders = sorted(work.glob("iteration_*/result"), key=lambda p: int(p.parent.name.split("_")[1]))
-    return (len(folders), folders[-1]) if folders else None
-
-
 def _show_latest(run_number: int, flow_run_id) -> int:
-    """The latest iteration's summary and report in the terminal; returns its number (1 before any)."""
-    from snapcal_core.cli.recipe import show_summary
-    from snapcal_core.recipe.result_io import read_summary
+    """The report of the iteration to decide on, in the terminal; returns its number (1 before any)."""
+    from flows.calibration import iteration_results
+    from snapcal_core.report.build import read_report  # imports matplotlib: only when a report is shown
 
-    found = _latest_summary(run_number, flow_run_id)
-    if not found:
+    results = iteration_results(run_number, str(flow_run_id))
+    if not results:
         return 1
-    n, folder = found
-    show_summary(read_summary(folder))
-    report = folder / "report.md"
-    text = report.read_text() if report.exists() else ""
-    if "DIFC change vs" in text:
-        console.print(text.split("DIFC change vs", 1)[-1][:1500])
-    console.print(f"plots: {', '.join(str(p) for p in sorted(folder.glob('*.png')))}")
-    return n
+    markdown, plots = read_report(results[-1])
+    console.print(Markdown(markdown) if markdown else f"no report in {results[-1]}")
+    console.print(f"plots: {', '.join(str(p) for p in plots)}")
+    return len(results)
 
 
 def _prompt_author() -> str:
@@ -141,10 +136,10 @@ def _prompt_author() -> str:
 def _ask(run_number: int, flow_run_id) -> dict:
     n = _show_latest(run_number, flow_run_id)
     decision = typer.prompt("decision [accept/iterate/cancel]", default="accept")
-    answer = {"decision": decision, "author": _prompt_author(), "iteration": n, "applies_to": f">={run_number}"}
+    answer = {"decision": decision, "author": _prompt_author(), "iteration": n, "applies_to": default_applies_to(run_number)}
     if decision == "accept":
         answer["iteration"] = typer.prompt("iteration to save", default=n, type=int)
-        answer["applies_to"] = typer.prompt("applies to", default=f">={run_number}")
+        answer["applies_to"] = typer.prompt("applies to", default=default_applies_to(run_number))
         answer["comments"] = typer.prompt("comments", default="")
     elif decision == "iterate":
         fit = typer.prompt("fit mode (difc, difc+tzero, difc+tzero+difa; empty = unchanged)", default="")
@@ -232,8 +227,8 @@ def _outcome(state) -> None:
     if state is None:
         raise typer.Exit(1)
     if state.is_completed():
-        saved = state.result()
-        console.print(f"[bold]new calibration version {saved['version']}[/bold] written to {saved['path']}")
+        saved = SavedVersion.model_validate(state.result())  # the flow's return: where the save went
+        console.print(f"[bold]new calibration version {saved.version}[/bold] written to {saved.path}")
         return
     if state.is_cancelled():
         message = state.message or "cancelled; nothing saved"
@@ -315,11 +310,3 @@ def _run_flow(params, plan: DecisionPlan, embedded: bool):
         watch_pauses(running=running, paused=lambda: _paused(name), answer=answer)
     return box.get("state")
 
-
-def register(app: typer.Typer) -> None:
-    from flows import watch
-    from snapcal_core.cli import PREFECT_COMMANDS
-
-    app.command("calibrate")(calibrate)
-    watch.register(app)
-    PREFECT_COMMANDS.update({"calibrate", "watch"})

@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import EMBEDDED_PAUSE_TIMEOUT_S, SERVER_PAUSE_TIMEOUT_S, plan_decision, watch_pauses
-from snapcal_core.cli import _register_all, app, run
+from cli import _register_all, app, run
+from cli.calibrate import EMBEDDED_PAUSE_TIMEOUT_S, SERVER_PAUSE_TIMEOUT_S, plan_decision, watch_pauses
 from snapcal_core.errors import InvalidOptionsError
 from snapcal_core.preflight import Preflight
 from snapcal_core.settings import get_settings
 from snapcal_core.simulate.run import simulate_run
 from snapcal_core.storage.store import list_versions
+from tests.data.conftest import REFERENCE_STATE
 
 RUN = 4343
 SID = "04bd2c53f6bf6754"
@@ -40,7 +41,8 @@ def test_interactive_accept_at_the_prompt_saves_a_version(env):
     result = _interactive(["accept", "terminal tester", "1", f">={RUN}", "checked at the prompt"])
     assert result.exit_code == 0, result.output
     assert "decision [accept/iterate/cancel]" in result.output and "new calibration version 1" in result.output
-    assert "group" in result.output.lower()  # the summary table was shown before the prompt
+    assert f"Run {RUN}, diamond, Column (Lite), iteration 1" in result.output  # the report came before the prompt
+    assert "DIFC change vs the applicable calibration" in result.output and "focused_fits.png" in result.output
     assert f"new instrument state {SID} (first calibration of this state)" in result.output
     entries = list_versions(env / "calibration_home", SID, lite=True)
     assert entries[-1].version == 1 and entries[-1].author == "terminal tester"
@@ -65,14 +67,12 @@ def test_interactive_asks_again_after_the_flow_rejects_a_decision(env):
 ])
 def test_an_expected_error_in_the_flow_is_one_line_without_a_traceback(env, monkeypatch, capfd, argv, error):
     """The CLI's own checks are skipped so that the error arises in the flow (its checks, or a task)."""
-    import flows.calibration
-    import flows.cli
+    import cli.calibrate
 
     run_number = 777 if "diamond" in argv else RUN
-    monkeypatch.setattr(flows.cli, "check_calibration", lambda **_: Preflight(
-        run_number=run_number, ipts=9, event_file=Path("SNAP.nxs.h5"), state_id=SID, new_state=False))
-    if run_number == 777:
-        monkeypatch.setattr(flows.calibration, "check_request", lambda *a, **k: None)  # fails in resolve_run
+    monkeypatch.setattr(cli.calibrate, "check_calibration", lambda **_: Preflight(
+        run_number=run_number, ipts=9, event_file=Path("SNAP.nxs.h5"), state=REFERENCE_STATE, state_id=SID,
+        new_state=False))
     code = run(["calibrate", str(run_number), *argv, "--approve", "--author", "x"])
     out, err = capfd.readouterr()
     assert code == 2, out + err
@@ -128,7 +128,7 @@ def test_approve_and_gate_exclude_each_other(capsys):
 def test_the_pause_timeout_option_documents_both_defaults():
     import inspect
 
-    from flows.cli import calibrate
+    from cli.calibrate import calibrate
 
     out = inspect.signature(calibrate).parameters["pause_timeout"].default.help
     assert f"default {SERVER_PAUSE_TIMEOUT_S}" in out and f"{EMBEDDED_PAUSE_TIMEOUT_S} on the embedded" in out

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from cli.display import print_json, print_table
 from snapcal_core import __version__
-from snapcal_core.cli._common import print_json, print_table
 from snapcal_core.settings import _toml_path, get_settings
 
 
@@ -18,7 +18,3 @@ def config(json_out: bool = typer.Option(False, "--json", help="Print JSON inste
     source = _toml_path() if _toml_path().is_file() else "defaults + SNAPCAL_* environment"
     rows = [[k, "(not set)" if v is None else str(v.resolve())] for k, v in settings.model_dump().items()]
     print_table(f"snapcal {__version__} settings ({source})", ["setting", "path"], rows)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("config")(config)

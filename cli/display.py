@@ -1,4 +1,4 @@
-"""Helpers shared by CLI commands."""
+"""What the commands print: results on stdout (rich tables, JSON), progress on stderr."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import typer
 
-from snapcal_core.cli._common import console, print_json, print_table
+from cli.display import console, print_json, print_table
 from snapcal_core.data.load import load_run
 from snapcal_core.data.read import read_header
 from snapcal_core.instrument.groupings import load_grouping
@@ -84,7 +84,3 @@ def inspect(
     rows = [[g, n] for g, n in s["events_per_group"].items()]
     mode = "Lite" if s["lite"] else "native"
     print_table(f"events in band per {s['grouping']} group ({mode})", ["group", "events"], rows)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("inspect")(inspect)

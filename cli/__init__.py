@@ -1,8 +1,8 @@
-"""The ``snapcal`` command line (typer).
+"""The ``snapcal`` command line (typer): every command is listed in :func:`_register_all`.
 
-Each module in this package that defines ``register(app: typer.Typer) -> None`` adds its commands;
-other packages (e.g. ``flows``, which may import Prefect) add theirs through the entry-point group
-``snapcal.cli``, so this core package never imports Prefect.
+The commands live in this package's modules; the Prefect-backed ones (``calibrate``, ``watch``)
+import Prefect and :mod:`flows` only when they run, so the other commands never import Prefect.
+Layers: ``cli`` -> ``flows`` -> ``tasks`` -> ``snapcal_core``; nothing below imports ``cli``.
 
 One error path for every command (:func:`main`): a snapcal error, a usage error (bad argument or
 option) or invalid parameters print one line ``error: <Type>: <what>`` on stderr and exit 2; any
@@ -11,12 +11,9 @@ other error is internal: one line and exit 1, its traceback only with ``--debug`
 
 from __future__ import annotations
 
-import importlib
 import os
-import pkgutil
 import sys
 import traceback
-from importlib.metadata import entry_points
 
 import typer
 from pydantic import ValidationError
@@ -32,8 +29,8 @@ USAGE_EXIT = 2  # snapcal errors, usage errors, invalid parameters
 INTERNAL_EXIT = 1  # anything else: a bug or an unexpected environment
 _REGISTERED: list[bool] = []
 _DEBUG: list[bool] = []
-#: Commands that use Prefect (registered by the packages adding them): their Prefect home is created first.
-PREFECT_COMMANDS: set[str] = set()
+#: Commands that run on a Prefect server: their Prefect home is created first.
+PREFECT_COMMANDS = frozenset({"calibrate", "watch"})
 
 
 @app.callback()
@@ -48,18 +45,26 @@ def _root(ctx: typer.Context,
 
 
 def _register_all() -> None:
-    """Register every command once (idempotent, so tests may call it)."""
+    """Register every ``snapcal`` command, in ``--help`` order (once: idempotent, so tests may call it).
+
+    The modules are imported here, when the command line runs, after :func:`run` set Prefect's
+    environment; an import that fails registers nothing and is retried on the next call.
+    """
     if _REGISTERED:
         return
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        if hasattr(module, "register"):
-            module.register(app)
-    for ep in entry_points(group="snapcal.cli"):
-        ep.load()(app)
-    _REGISTERED.append(True)  # only once every command is in: a failed import is retried, not half-registered
+    from cli import assess, calibrate, config, groups, index, inspect, recipe, samples, simulate, watch
+
+    app.command("assess")(assess.assess)
+    app.command("config")(config.config)
+    app.command("groups")(groups.groups)
+    app.command("inspect")(inspect.inspect)
+    app.command("recipe")(recipe.recipe)
+    app.command("simulate")(simulate.simulate)
+    app.command("calibrate")(calibrate.calibrate)  # on a Prefect server (PREFECT_COMMANDS)
+    app.command("watch")(watch.watch)  # on a Prefect server (PREFECT_COMMANDS)
+    app.add_typer(index.index_app, name="index")  # command groups: typer lists them last
+    app.add_typer(samples.samples_app, name="samples")
+    _REGISTERED.append(True)
 
 
 def debug_requested(argv: list[str]) -> bool:

@@ -1,7 +1,7 @@
 """``snapcal recipe RUN``: run the calibration recipe without Prefect and write a result folder.
 
 Every input is checked first (:mod:`snapcal_core.preflight`); then the steps of
-:func:`snapcal_core.recipe.run.run_recipe`, each announced on stderr (loading, the numba kernels'
+:func:`snapcal_core.pipeline.run_recipe`, each announced on stderr (loading, the numba kernels'
 first call, every pixel iteration, the group fits).
 """
 
@@ -11,15 +11,15 @@ from pathlib import Path
 
 import typer
 
-from snapcal_core.cli._common import Progress, console, print_json, print_table
+from cli.display import Progress, console, print_json, print_table
 from snapcal_core.models import EventData
+from snapcal_core.pipeline import run_recipe
 from snapcal_core.preflight import check_calibration
 from snapcal_core.recipe.calibrate import RecipeSettings
 from snapcal_core.recipe.difc_fit import FitMode
 from snapcal_core.recipe.peakfit import PeakFitSettings
 from snapcal_core.recipe.pixel import PixelIteration
 from snapcal_core.recipe.result_io import ResultSummary
-from snapcal_core.recipe.run import run_recipe
 from snapcal_core.settings import get_settings
 
 
@@ -44,7 +44,7 @@ def show_summary(summary: ResultSummary) -> None:
 
 def _run(run: int, *, sample: str, grouping: str, lite: bool, settings: RecipeSettings, output: Path | None,
          progress: Progress) -> ResultSummary:
-    """:func:`~snapcal_core.recipe.run.run_recipe`, each step announced on ``progress``."""
+    """:func:`~snapcal_core.pipeline.run_recipe`, each step announced on ``progress``."""
     def loaded(events: EventData) -> None:
         progress.done(f"loaded {events.n_events:,} events in the TOF band")
         progress.step("group fits" if settings.skip_pixel
@@ -88,7 +88,3 @@ def recipe(
         return
     show_summary(summary)
     console.print(f"result written to {summary.folder}")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("recipe")(recipe)

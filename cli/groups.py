@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from snapcal_core.cli._common import print_json, print_table
+from cli.display import print_json, print_table
 from snapcal_core.constants import REFERENCE_ARC_DEG, REFERENCE_LIN_M, REFERENCE_WAVELENGTH_ANGSTROM
 from snapcal_core.instrument.geometry import snap_geometry
 from snapcal_core.instrument.groupings import load_grouping
@@ -40,7 +40,3 @@ def groups(
     columns = ["group", "pixels", "masked", "2theta (deg)", "L2 (m)", "dd/d", "d range (A)", "peaks in (A)",
                "DIFC (us/A)"]
     print_table(f"{grp.name} grouping ({'Lite' if grp.lite else 'native'}), arc {arc}, lin {lin}", columns, rows)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("groups")(groups)

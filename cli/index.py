@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from snapcal_core.cli._common import console, print_json, print_table
+from cli.display import console, print_json, print_table
 from snapcal_core.errors import StorageError
 from snapcal_core.settings import get_settings
 from snapcal_core.storage.paths import diffraction_dir, existing_versions
@@ -158,7 +158,3 @@ def repair(state: str = STATE,
         report = reconcile(directory, repair=not check)
         for line in report.lines():
             console.print(f"{_mode(not lite)}: {line}")
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(index_app, name="index")

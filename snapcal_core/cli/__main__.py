@@ -1,3 +1,0 @@
-from snapcal_core.cli import main
-
-main()
