@@ -21,11 +21,12 @@ from snapcal_core.data.load import load_run
 from snapcal_core.data.screen import reason_counts
 from snapcal_core.instrument.geometry import snap_geometry
 from snapcal_core.instrument.groupings import builtin_grouping
-from snapcal_core.recipe.calibrate import RecipeSettings, calibrate
+from snapcal_core.recipe.calibrate import RecipeSettings
 from snapcal_core.recipe.peakfit import PeakFitSettings
+from snapcal_core.recipe.sequence import calibrate
 from snapcal_core.settings import get_settings
-from snapcal_core.simulate.run import simulate_run
 from snapcal_core.simulate.nuisances import Nuisances
+from snapcal_core.simulate.run import simulate_run
 from snapcal_core.simulate.truth import read_truth, truth_nuisance
 
 
@@ -116,9 +117,11 @@ def main() -> None:
     elapsed = time.perf_counter() - t0
     skipped = calibrate(events=events, grouping=grouping, reflections=diamond, settings=RecipeSettings(skip_pixel=True))
     print(f"{args.events:.0e} events, {'Lite' if lite else 'native'}, Column, seed {args.seed}, "
-          f"tails {'free' if args.free_tails else 'held'}, {'not ' if args.no_align else ''}aligned; calibrate() {elapsed:.1f} s; "
+          f"tails {'free' if args.free_tails else 'held'}, {'not ' if args.no_align else ''}aligned; "
+          f"calibrate() {elapsed:.1f} s; "
           f"iterations {len(result.iterations)} ({result.pixel.stop_reason})")
-    print("| group | DIFC error vs truth (ppm) (reported sigma) | pixel RMS error (ppm) | counting bound RMS (ppm) | ratio | pull std |")
+    print("| group | DIFC error vs truth (ppm) (reported sigma) | pixel RMS error (ppm) | counting bound RMS (ppm) | ratio "
+          "| pull std |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     err = pixel_errors(result.table, truth, grouping)
     pull = err / result.pixel.difc_uncertainty
@@ -129,7 +132,8 @@ def main() -> None:
         b = np.sqrt(np.nanmean(bound[np.isfinite(bound)] ** 2))
         e = np.nanstd(err[sel])
         fit = next(gc.difc_fit for gc in result.group_fits if gc.group_id == g)
-        print(f"| {g} | {(ours / true - 1) * 1e6:.1f} ({fit.difc_error / fit.difc * 1e6:.1f}) | {e * 1e6:.0f} | {b * 1e6:.0f} | {e / b:.2f} | "
+        print(f"| {g} | {(ours / true - 1) * 1e6:.1f} ({fit.difc_error / fit.difc * 1e6:.1f}) | {e * 1e6:.0f} "
+              f"| {b * 1e6:.0f} | {e / b:.2f} | "
               f"{np.nanstd(pull[sel]):.2f} |")
     print_decile_pulls(pull, result.pixel.counts_in_windows, (result.table.use > 0), grouping)
     print("split-half factor on the bound per group (recipe/pixel_scale.py): "

@@ -35,7 +35,7 @@ def main() -> None:
     for seed, run in enumerate(runs):
         if not (WORK / "facility" / "SNAP" / "IPTS-9" / "nexus" / f"SNAP_{run}.nxs.h5").exists():
             simulate_run(run_number=run, ipts=9, sample="diamond", n_events=int(args.events), seed=seed, settings=get_settings())
-    params = BatchParameters(runs=runs, approval="review")
+    params = BatchParameters(runs=runs, approval="manual")
     batch_flow(params)  # warm-up: server start, numba caches
     rows = []
     one_thread = batch_flow.with_options(task_runner=ThreadPoolTaskRunner(max_workers=1))

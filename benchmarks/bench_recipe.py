@@ -11,15 +11,16 @@ import argparse
 import resource
 import time
 
+from snapcal_core.calibrant.peaks import predicted_peaks_for_groups
 from snapcal_core.calibrant.reflections import reflections
 from snapcal_core.data.load import load_run
 from snapcal_core.errors import IptsNotFoundError
-from snapcal_core.instrument.groupings import builtin_grouping
-from snapcal_core.recipe.calibrate import calibrate, geometric_table
-from snapcal_core.recipe.pixel import run_iteration, start_loop
-from snapcal_core.calibrant.peaks import predicted_peaks_for_groups
 from snapcal_core.instrument.geometry import snap_geometry
+from snapcal_core.instrument.groupings import builtin_grouping
 from snapcal_core.instrument.parameters import group_parameters
+from snapcal_core.recipe.calibrate import geometric_table
+from snapcal_core.recipe.pixel import run_iteration, start_loop
+from snapcal_core.recipe.sequence import calibrate
 from snapcal_core.settings import get_settings
 from snapcal_core.simulate.run import simulate_run
 

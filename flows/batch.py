@@ -3,13 +3,11 @@
 Every (run, grouping) item runs the whole recipe as one task, so the items run side by side on the
 flow's task runner: threads on one machine (numba kernels release the GIL), or a Dask cluster
 (:func:`dask_batch_flow`; a local cluster by default, or ``SNAPCAL_DASK_ADDRESS``). Items are
-judged by the approval policy: ``review`` saves nothing (a person then calibrates the runs they
+judged by the approval policy: ``manual`` saves nothing (a person then calibrates the runs they
 pick), ``gate`` saves the items whose every group passes the quality gate, ``auto`` saves all.
 """
 
 from __future__ import annotations
-
-from typing import Literal
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
@@ -19,11 +17,13 @@ from pydantic import BaseModel, Field
 
 from flows.parameters import CalibrationParameters
 from flows.runners import on_dask
+from snapcal_core.pipeline import RunRef
 from snapcal_core.recipe.difc_fit import FitMode
-from snapcal_core.recipe.gate import QualityGate, evaluate_gate
+from snapcal_core.recipe.gate import ApprovalPolicy, QualityGate, evaluate_gate
 from snapcal_core.recipe.result_io import ResultSummary
 from snapcal_core.report.build import extra_files_for_store
 from snapcal_core.settings import get_settings
+from snapcal_core.storage.applies_to import default_applies_to
 from tasks import calibration as t
 
 
@@ -36,8 +36,9 @@ class BatchParameters(BaseModel):
     lite: bool = Field(True, description="Lite mode or native pixels")
     fit_mode: FitMode = Field(FitMode.DIFC, description="Constants fitted per group")
     skip_pixel: bool = Field(False, description="Skip the pixel cross-correlation loop")
-    approval: Literal["review", "gate", "auto"] = Field(
-        "review", description="review: save nothing; gate: save items passing the quality gate; auto: save all")
+    approval: ApprovalPolicy = Field(
+        "manual", description="manual: save nothing (a person reviews the items); gate: save items passing the quality "
+        "gate; auto: save all")
     gate: QualityGate = Field(default_factory=QualityGate, description="Thresholds of the quality gate")
     author: str = Field("batch", min_length=1, description="Author recorded for saved items")
     numba_threads_per_item: int | None = Field(
@@ -57,11 +58,10 @@ class BatchItem(BaseModel):
     decision: str = Field(description="saved v_NNNN, held by the gate, for review, or failed: <reason>")
 
 
-def _judge(params: BatchParameters, summary: ResultSummary) -> tuple[str, dict | None]:
+def _judge(params: BatchParameters, summary: ResultSummary, ref: RunRef) -> tuple[str, dict | None]:
     """What to do with one item's result: ('save', record) or (why not, None)."""
-    ref = t.resolve_run(summary.run_number)
     report = t.assess([summary], ref.state, [])
-    if params.approval == "review":
+    if params.approval == "manual":
         return "for review", None
     record = {"policy": params.approval, "decision": "accept", "author": params.author, "iteration": 1}
     if params.approval == "gate":
@@ -69,7 +69,7 @@ def _judge(params: BatchParameters, summary: ResultSummary) -> tuple[str, dict |
         record["gate"] = verdict.model_dump(mode="json")
         if not verdict.passed:
             return f"held by the gate: {verdict.explain()}", None
-    saved = t.save(summary, ref.state, params.author, f"batch {params.approval}", f">={summary.run_number}",
+    saved = t.save(summary, ref.state, params.author, f"batch {params.approval}", default_applies_to(summary.run_number),
                    extra_files_for_store(summary, report), record)
     return f"saved v_{saved.version:04d}", record
 
@@ -80,17 +80,18 @@ def batch_flow(params: BatchParameters) -> list[BatchItem]:
     log = get_run_logger()
     root = get_settings().scratch_dir / f"batch_{get_run_context().flow_run.id}"
     items = params.items()
-    futures = [t.recipe.submit(p.request(), str(root / f"run_{p.run_number:06d}_{p.grouping}"), params.numba_threads_per_item)
-               for p in items]
+    refs = [t.resolve_run.submit(p.request(), params.author) for p in items]  # every item checked before any load
+    futures = [t.recipe.submit(p.request(), ref, str(root / f"run_{p.run_number:06d}_{p.grouping}"),
+                               params.numba_threads_per_item) for p, ref in zip(items, refs, strict=True)]
     out = []
-    for p, future in zip(items, futures, strict=True):
+    for p, ref, future in zip(items, refs, futures, strict=True):
         future.wait()
         if not future.state.is_completed():
-            decision = f"failed: {future.state.message}"
-            out.append(BatchItem(run_number=p.run_number, grouping=p.grouping, folder="", decision=decision))
+            why = ref.state.message if not ref.state.is_completed() else future.state.message
+            out.append(BatchItem(run_number=p.run_number, grouping=p.grouping, folder="", decision=f"failed: {why}"))
         else:
             summary = future.result()
-            decision, _ = _judge(params, summary)
+            decision, _ = _judge(params, summary, ref.result())
             out.append(BatchItem(run_number=p.run_number, grouping=p.grouping, folder=summary.folder, decision=decision))
         log.info(f"run {p.run_number} {p.grouping}: {out[-1].decision}")
     create_table_artifact(table=[i.model_dump() for i in out], key="calibration-batch",

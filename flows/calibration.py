@@ -8,8 +8,13 @@ import shutil
 import time
 from pathlib import Path
 
-from prefect import flow, get_run_logger, unmapped
-from prefect.artifacts import create_image_artifact, create_markdown_artifact, create_progress_artifact, update_progress_artifact
+from prefect import flow, get_run_logger
+from prefect.artifacts import (
+    create_image_artifact,
+    create_markdown_artifact,
+    create_progress_artifact,
+    update_progress_artifact,
+)
 from prefect.context import get_run_context
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
@@ -19,14 +24,15 @@ from pydantic import ValidationError
 from flows.parameters import Approval, CalibrationParameters
 from snapcal_core.errors import StorageError
 from snapcal_core.pipeline import CalibrationRequest, RunRef
-from snapcal_core.preflight import check_request
 from snapcal_core.recipe.gate import GateVerdict, evaluate_gate
-from snapcal_core.recipe.result_io import ResultSummary
+from snapcal_core.recipe.pixel import PixelIteration
+from snapcal_core.recipe.result_io import TABLE_FILE, ResultSummary
+from snapcal_core.recipe.sequence import run_steps
 from snapcal_core.report.build import ReportRef, extra_files_for_store
 from snapcal_core.report.plots import data_url
 from snapcal_core.report.summary import artifact_key, short_summary
 from snapcal_core.settings import get_settings
-from snapcal_core.storage.applies_to import normalise
+from snapcal_core.storage.applies_to import default_applies_to, normalise
 from snapcal_core.storage.models import describe
 from tasks import calibration as t
 
@@ -36,34 +42,36 @@ def work_dir_for(run_number: int, flow_run_id: str) -> Path:
     return Path(get_settings().scratch_dir) / f"run_{run_number:06d}" / f"flow_{flow_run_id}"
 
 
+def iteration_results(run_number: int, flow_run_id: str) -> list[Path]:
+    """Result folders of a flow run's iterations so far, in order: while the run waits for a decision,
+    the last is the iteration to decide on (its summary, report and plots: ``docs/formats.md``)."""
+    folders = [p for p in work_dir_for(run_number, flow_run_id).glob("iteration_*/result") if p.is_dir()]
+    return sorted(folders, key=lambda p: int(p.parent.name.removeprefix("iteration_")))
+
+
 def run_iteration(ref: RunRef, events: str, request: CalibrationRequest, work: Path, start_table: str | None) -> ResultSummary:
-    """Pixel loop (one task per iteration, progress artifact) then the group step."""
+    """The recipe's one sequence (:func:`~snapcal_core.recipe.sequence.run_steps`) over the tasks:
+    one task per pixel iteration (with a progress artifact), the group fits side by side."""
     log = get_run_logger()
-    table = t.initial_table(events, request, str(work), start_table)
-    initial, iterations, stop, converged = table, [], "pixel step skipped", None
-    if not request.recipe.skip_pixel:
-        limit = request.recipe.pixel.max_iterations
-        progress = create_progress_artifact(progress=0.0, description=f"pixel loop, run {ref.run_number}")
-        previous = float("inf")
-        for i in range(1, limit + 1):
-            t0 = time.perf_counter()
-            step = t.pixel_iteration(events, request, table, initial, i, previous, str(work))
-            s = step.stats
-            log.info(f"pixel iteration {i}: median |offset| {s.median_abs_offset_bins:.3f} bins, mean "
-                     f"{s.mean_abs_offset_bins:.3f}, masked {s.n_masked}/{s.n_pixels} ({time.perf_counter() - t0:.1f} s)")
-            update_progress_artifact(progress, progress=100.0 * i / limit)
-            table, previous = step.table_path, s.median_abs_offset_bins
-            iterations.append(s)
-            if step.done:
-                stop, converged = step.stop_reason, step.converged
-                break
+    limit = request.recipe.pixel.max_iterations
+    progress = None if request.recipe.skip_pixel else create_progress_artifact(
+        progress=0.0, description=f"pixel loop, run {ref.run_number}")
+    clock = [time.perf_counter()]
+
+    def on_iteration(s: PixelIteration) -> None:
+        log.info(f"pixel iteration {s.iteration}: median |offset| {s.median_abs_offset_bins:.3f} bins, mean "
+                 f"{s.mean_abs_offset_bins:.3f}, masked {s.n_masked}/{s.n_pixels} ({time.perf_counter() - clock[0]:.1f} s)")
+        clock[0] = time.perf_counter()
+        if progress is not None:
+            update_progress_artifact(progress, progress=100.0 * s.iteration / limit)
+
+    summary = run_steps(t.TaskSteps(events, request, work, start_table), settings=request.recipe,
+                        on_iteration=on_iteration)
+    if progress is not None:
         update_progress_artifact(progress, progress=100.0)
-    t0 = time.perf_counter()
-    focus = t.focus_groups(events, request, table, str(work / "focused"))
-    fits = t.fit_group.map(unmapped(focus), unmapped(request), focus.group_ids).result()  # side by side
-    summary = t.finish_groups(events, request, table, focus, fits, str(work / "result"), iterations, stop, converged)
     log.info(f"group calibration: {len(summary.groups)} groups, "
-             f"{sum(g.metrics.n_peaks_fitted for g in summary.groups)} peaks accepted ({time.perf_counter() - t0:.1f} s)")
+             f"{sum(g.metrics.n_peaks_fitted for g in summary.groups)} peaks accepted "
+             f"({time.perf_counter() - clock[0]:.1f} s)")
     return summary
 
 
@@ -109,7 +117,7 @@ def check_approval(approval: Approval, n_iterations: int) -> str | None:
 def automatic_decision(params: CalibrationParameters, verdict: GateVerdict, round_: int) -> tuple[Approval | None, dict]:
     """The decision the approval policy takes without a person (None: ask one) and its record."""
     log = get_run_logger()
-    accept = dict(decision="accept", applies_to=f">={params.run_number}", iteration=round_)
+    accept = dict(decision="accept", applies_to=default_applies_to(params.run_number), iteration=round_)
     if params.approval == "auto":
         return Approval(author=params.auto_author or "auto", comments="accepted automatically", **accept), {"policy": "auto"}
     if params.approval != "gate" or round_ > 1:  # once a person iterated, a person decides
@@ -179,13 +187,14 @@ def leave_expired_pause(flow_run_id: str) -> None:
 @flow(name="snap-calibration", log_prints=True)
 def calibration_flow(params: CalibrationParameters):
     """Calibrate one run: iterate until a person accepts (saved) or cancels (nothing saved)."""
-    check_request(params.request(), author=params.auto_author, log=get_run_logger())  # before any event is read
     log = get_run_logger()
     flow_run_id = str(get_run_context().flow_run.id)
     steps = create_progress_artifact(progress=0.0, description=f"run {params.run_number}: resolve, load (the "
                                      "first load compiles the numba kernels), recipe, report, then the decision")
-    ref = t.resolve_run(params.run_number)
-    log.info(f"run {ref.run_number}: IPTS-{ref.ipts}, state {ref.state_id}, {ref.raw_path}")
+    ref = t.resolve_run(params.request(), params.auto_author)  # every input checked before any event is read
+    log.info(f"run {ref.run_number}: IPTS-{ref.ipts}, state {ref.state_id}, {ref.event_file}")
+    if ref.new_state:
+        log.info(f"new instrument state {ref.state_id} (first calibration of this state)")
     update_progress_artifact(steps, progress=5.0)
     log.info(f"loading run {ref.run_number} ({'Lite' if params.lite else 'native'}; the first load on a machine "
              "compiles the numba kernels, ~15-30 s)")
@@ -214,7 +223,7 @@ def calibration_flow(params: CalibrationParameters):
             return Cancelled(message=f"run {ref.run_number}: {why}; nothing saved")
         if approval.decision == "iterate":
             settings = settings.model_copy(update=approval.changes())
-            start_table = str(Path(summaries[approval.iteration - 1].folder) / "diffract_consts.h5") \
+            start_table = str(Path(summaries[approval.iteration - 1].folder) / TABLE_FILE) \
                 if approval.start_from_previous else None
             compare = approval.compare_versions
             log.info(f"iterating with {approval.changes() or 'the same inputs'}")

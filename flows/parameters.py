@@ -6,85 +6,73 @@ import copy
 from typing import Any, Literal
 
 from prefect.input import RunInput
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from pydantic import ConfigDict, Field, create_model, field_validator
 
-from snapcal_core.calibrant.peaks import PeakSettings
 from snapcal_core.pipeline import CalibrationRequest
-from snapcal_core.recipe.calibrate import RecipeSettings
-from snapcal_core.recipe.difc_fit import FitMode
-from snapcal_core.recipe.gate import QualityGate
-from snapcal_core.recipe.peakfit import PeakFitSettings
-from snapcal_core.recipe.pixel import PixelCalibrationSettings
+from snapcal_core.recipe.gate import ApprovalPolicy, QualityGate
+from snapcal_core.recipe.inputs import RecipeInputs
+from snapcal_core.storage.applies_to import default_applies_to
 from snapcal_core.storage.models import check_author
 from snapcal_core.storage.paths import MAX_AUTHOR_CHARS, MAX_COMMENT_CHARS
 
 
-class CalibrationParameters(BaseModel):
-    """What an operator chooses when starting a calibration."""
+def _fields_first(first: tuple[str, ...], *, iterate_titles: bool = False) -> Any:
+    """A ``json_schema_extra`` that lists ``first`` before the other properties (Prefect's forms show
+    them in that order; inherited recipe inputs would otherwise come first), marks the
+    ``ALWAYS_SENT`` ones required and (``iterate_titles``) titles the recipe inputs "Iterate: ..."."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        props = schema.get("properties", {})
+        schema["properties"] = {**{k: props[k] for k in first if k in props},
+                                **{k: v for k, v in props.items() if k not in first}}
+        if iterate_titles:
+            for name in ITERATE_FIELDS:
+                title = schema["properties"][name].get("title", name)
+                schema["properties"][name]["title"] = f"Iterate: {title[0].lower()}{title[1:]}"
+            schema["required"] = [name for name in ALWAYS_SENT if name in props]
+
+    return extra
+
+
+class CalibrationParameters(RecipeInputs):
+    """What an operator chooses when starting a calibration: the run, and the recipe inputs
+    (:class:`~snapcal_core.recipe.inputs.RecipeInputs`, defined once), and the approval policy."""
+
+    model_config = ConfigDict(json_schema_extra=_fields_first(("run_number", "sample", "grouping", "lite")))
 
     run_number: int = Field(gt=0, description="Run of the calibrant")
     sample: str = Field("diamond", description="Calibrant sample (name in the samples home, JSON file or NCrystal material)")
     grouping: str = Field("Column", description="Column, Bank, All or a grouping file")
     lite: bool = Field(True, description="Lite mode (8x8 superpixels) or native pixels")
-    fit_mode: FitMode = Field(FitMode.DIFC, title="Fit mode", description="Constants fitted per group")
-    convergence_threshold_bins: float = Field(0.5, gt=0, title="Convergence threshold (bins)",
-                                              description="Pixel loop stops below this median |offset|")
-    max_iterations: int = Field(5, ge=1, le=20, title="Pixel-loop iterations, at most",
-                                description="Pixel loop iteration limit")
-    peak_function: Literal["b2b", "gaussian"] = Field("b2b", title="Peak function",
-                                                      description="Peak profile of the group fits")
-    fwhm_left: float = Field(1.5, gt=0, title="Window below peaks (FWHM)", description="Fit window below each peak, in FWHM")
-    fwhm_right: float = Field(1.5, gt=0, title="Window above peaks (FWHM)", description="Fit window above each peak, in FWHM")
-    crystal_dmin: float = Field(0.4, gt=0, title="Smallest d (angstrom)", description="Smallest reflection d (angstrom)")
-    crystal_dmax: float = Field(100.0, gt=0, title="Largest d (angstrom)", description="Largest reflection d (angstrom)")
-    skip_pixel: bool = Field(False, title="Skip the pixel loop", description="Skip the pixel cross-correlation loop")
-    mask_file: str = Field("", title="Mask file", description="Pixel mask file to apply from the start (SaveDiffCal "
-                           "table, MaskWorkspace NeXus or SaveMask XML); empty: none")
-    approval: Literal["manual", "auto", "gate"] = Field(
-        "manual", description="manual: pause for a person; auto: accept; gate: accept only if every group passes the quality gate, else pause")
+    approval: ApprovalPolicy = Field(
+        "manual",
+        description="manual: pause for a person; auto: accept; "
+        "gate: accept only if every group passes the quality gate, else pause",
+    )
     gate: QualityGate = Field(default_factory=QualityGate, description="Thresholds of the quality gate (approval = gate)")
     auto_author: str = Field("", description="Author recorded when approval is auto or gate")
     pause_timeout_s: int = Field(3600, ge=1, description="How long to wait for a decision before ending, saving nothing")
 
     def request(self) -> CalibrationRequest:
-        recipe = RecipeSettings(
-            fit_mode=self.fit_mode, skip_pixel=self.skip_pixel,
-            pixel=PixelCalibrationSettings(convergence_threshold_bins=self.convergence_threshold_bins,
-                                           max_iterations=self.max_iterations),
-            peaks=PeakSettings(crystal_d_min_angstrom=self.crystal_dmin, crystal_d_max_angstrom=self.crystal_dmax,
-                               fwhm_multiplier_left=self.fwhm_left, fwhm_multiplier_right=self.fwhm_right),
-            peak_fit=PeakFitSettings(profile=self.peak_function), mask_file=self.mask_file)
         return CalibrationRequest(run_number=self.run_number, sample=self.sample, grouping=self.grouping,
-                                  lite=self.lite, recipe=recipe)
+                                  lite=self.lite, recipe=self.settings())
 
 
 #: Recipe inputs a person may change for the next iteration (form fields "Iterate: ...").
-ITERATE_FIELDS = ("fit_mode", "convergence_threshold_bins", "max_iterations", "peak_function", "fwhm_left",
-                  "fwhm_right", "crystal_dmin", "crystal_dmax", "skip_pixel", "mask_file")
+ITERATE_FIELDS = tuple(RecipeInputs.model_fields)
 
 #: Form fields the person must send although they are prefilled (Prefect's forms label every field
 #: with a default "(Optional)" unless the schema lists it as required).
 ALWAYS_SENT = ("decision", "author", "applies_to", "iteration")
 
 
-def _iterate(name: str) -> Any:
-    """The field ``name`` of CalibrationParameters (same type limits) titled "Iterate: ..." for the form."""
-    info = copy.copy(CalibrationParameters.model_fields[name])
-    info.title = f"Iterate: {info.title[0].lower()}{info.title[1:]}"
-    return info
-
-
-def _required_in_form(schema: dict[str, Any]) -> None:
-    schema["required"] = [name for name in ALWAYS_SENT if name in schema.get("properties", {})]
-
-
-class Approval(RunInput):
+class Approval(RunInput, RecipeInputs):
     """The decision form shown when the flow pauses (Prefect UI: Resume). The first five fields are
     the decision; the "Iterate: ..." fields, prefilled with this iteration's inputs, matter only
     for ``iterate``. Decision, appliesTo and iteration have no default here (a script must say them);
     the form shown (:meth:`for_iteration`) prefills them."""
 
-    model_config = ConfigDict(json_schema_extra=_required_in_form)
+    model_config = ConfigDict(json_schema_extra=_fields_first((*ALWAYS_SENT, "comments"), iterate_titles=True))
 
     # The decision fields carry their hint in the title (no help line): all four fit in the modal at once.
     decision: Literal["accept", "iterate", "cancel"] = Field(title="Decision (accept saves, iterate runs again, cancel ends)")
@@ -92,16 +80,6 @@ class Approval(RunInput):
     applies_to: str = Field(min_length=1, title="Applies to (runs, e.g. >=58810 or 58810,<59000)")
     iteration: int = Field(ge=1, title="Iteration to save (1 = first)")
     comments: str = Field("", max_length=MAX_COMMENT_CHARS, title="Comments", description="Stored with the calibration")
-    fit_mode: FitMode = _iterate("fit_mode")
-    convergence_threshold_bins: float = _iterate("convergence_threshold_bins")
-    max_iterations: int = _iterate("max_iterations")
-    peak_function: Literal["b2b", "gaussian"] = _iterate("peak_function")
-    fwhm_left: float = _iterate("fwhm_left")
-    fwhm_right: float = _iterate("fwhm_right")
-    crystal_dmin: float = _iterate("crystal_dmin")
-    crystal_dmax: float = _iterate("crystal_dmax")
-    skip_pixel: bool = _iterate("skip_pixel")
-    mask_file: str = _iterate("mask_file")
     start_from_previous: bool = Field(False, title="Iterate: start from the chosen iteration's table",
                                       description="Instead of the geometry")
     compare_versions: list[int] = Field(default_factory=list, title="Iterate: stored versions to compare",
@@ -129,8 +107,8 @@ class Approval(RunInput):
     @classmethod
     def for_iteration(cls, description: str, *, params: CalibrationParameters, iteration: int) -> type[Approval]:
         """The form after ``iteration``: accept, applies to ``>=run``, that iteration, its recipe inputs."""
-        return cls.prefilled(description, decision="accept", applies_to=f">={params.run_number}", iteration=iteration,
-                             **{name: getattr(params, name) for name in ITERATE_FIELDS})
+        return cls.prefilled(description, decision="accept", applies_to=default_applies_to(params.run_number),
+                             iteration=iteration, **params.inputs())
 
     def changes(self) -> dict:
         """The recipe inputs the person changed in the form (name -> new value)."""

@@ -4,14 +4,13 @@ pixel mask, author.
 Each check raises the typed error of its input, naming it; :func:`check_calibration` runs them in
 the order an operator would fix them (a few seconds at most: a file header, the calibrant's
 reflections, a grouping or mask file) and returns what it learnt about the run. ``snapcal recipe``,
-``snapcal calibrate`` and the calibration flow call it first, so a typo costs no load.
+``snapcal calibrate`` (before it starts a server) and the flow's resolve step call it first, so a typo costs no load.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 from snapcal_core.calibrant.samples import calibrant_reflections, load_sample
 from snapcal_core.data.locate import locate_run
@@ -19,18 +18,11 @@ from snapcal_core.data.read import read_header
 from snapcal_core.errors import RunNotFoundError
 from snapcal_core.instrument.groupings import load_grouping
 from snapcal_core.instrument.types import Grouping
-from snapcal_core.models import validate_run_number
+from snapcal_core.models import DetectorState
 from snapcal_core.recipe.user_mask import user_mask
 from snapcal_core.settings import SnapcalSettings, get_settings
 from snapcal_core.storage.models import check_author
 from snapcal_core.storage.paths import list_state_ids
-
-if TYPE_CHECKING:
-    from snapcal_core.pipeline import CalibrationRequest
-
-
-class _Log(Protocol):
-    def info(self, msg: str) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -40,6 +32,7 @@ class Preflight:
     run_number: int
     ipts: int
     event_file: Path
+    state: DetectorState
     state_id: str
     new_state: bool  # no calibration of this state in the calibration home yet
 
@@ -79,21 +72,12 @@ def check_calibration(
 ) -> Preflight:
     """Every input of a calibration checked before any event is read; the first problem raises its typed error."""
     settings = settings or get_settings()
-    validate_run_number(run_number)
+    run, ipts, path = event_file(run_number, lite=lite, settings=settings)  # validates the run number
     if author is not None:
         check_author(author)
-    run, ipts, path = event_file(run_number, lite=lite, settings=settings)
-    state_id = read_header(path).state.state_id()  # the DAS logs only: a missing PV or corrupt file shows here
+    state = read_header(path).state  # the DAS logs only: a missing PV or corrupt file shows here
     check_sample(sample, settings)
     check_grouping_and_mask(grouping, lite=lite, mask_file=mask_file)
+    state_id = state.state_id()
     new = state_id not in list_state_ids(settings.calibration_home)
-    return Preflight(run_number=run, ipts=ipts, event_file=path, state_id=state_id, new_state=new)
-
-
-def check_request(request: CalibrationRequest, *, author: str | None = None, log: _Log | None = None) -> Preflight:
-    """:func:`check_calibration` of a flow's request; a new instrument state is announced on ``log``."""
-    found = check_calibration(run_number=request.run_number, sample=request.sample, grouping=request.grouping,
-                              lite=request.lite, mask_file=request.recipe.mask_file, author=author or None)
-    if log is not None and found.announcement():
-        log.info(found.announcement())
-    return found
+    return Preflight(run_number=run, ipts=ipts, event_file=path, state=state, state_id=state_id, new_state=new)

@@ -8,21 +8,20 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from prefect import task
+from prefect import task, unmapped
 from prefect.cache_policies import NO_CACHE
 
 from snapcal_core import pipeline, threads
 from snapcal_core.errors import SnapcalError
 from snapcal_core.models import DetectorState
-from snapcal_core.pipeline import CalibrationRequest, FocusRef, PixelStep, RunRef
+from snapcal_core.pipeline import CalibrationRequest, FocusRef, PixelStep, RunRef, SetupRef, run_recipe
 from snapcal_core.recipe.group import GroupCalibration
 from snapcal_core.recipe.pixel import PixelIteration
-from snapcal_core.recipe.result_io import ResultSummary, read_table
-from snapcal_core.recipe.run import run_recipe
+from snapcal_core.recipe.result_io import ResultSummary
+from snapcal_core.recipe.sequence import LoopRecord
 from snapcal_core.report.build import ReportRef, build_report
 from snapcal_core.settings import get_settings
-from snapcal_core.storage.models import SavedVersion, SaveRequest
-from snapcal_core.storage.store import save_calibration
+from snapcal_core.storage.models import SavedVersion
 from tasks.cache import stamped_key
 
 #: Steps of the recipe are cached by their inputs' stamps so that a resumed (re-executed) run reuses them.
@@ -39,53 +38,78 @@ def unless_snapcal_error(task, task_run, state) -> bool:
 
 
 @task(retries=2, retry_delay_seconds=1, retry_condition_fn=unless_snapcal_error, cache_policy=NO_CACHE)
-def resolve_run(run_number: int) -> RunRef:
-    """Find the run's IPTS and raw file and read its instrument state."""
-    return pipeline.resolve_run(run_number, get_settings())
+def resolve_run(request: CalibrationRequest, author: str | None = None) -> RunRef:
+    """Check every input (run, IPTS, file header, sample, grouping, mask, author) before any event is read."""
+    return pipeline.resolve_run(request, get_settings(), author=author or None)
 
 
 @task(retries=2, retry_delay_seconds=1, retry_condition_fn=unless_snapcal_error,
-      cache_key_fn=stamped_key("ref.raw_path"), persist_result=True, cache_expiration=timedelta(days=7))
+      cache_key_fn=stamped_key("ref.event_file"), persist_result=True, cache_expiration=timedelta(days=7))
 def load_events(ref: RunRef, lite: bool) -> str:
     """Load the run's events (converted to Lite if asked) into the scratch area; returns the folder."""
-    return pipeline.load_to_scratch(ref.run_number, lite=lite, settings=get_settings())
+    return pipeline.load_to_scratch(ref, lite=lite, settings=get_settings())
 
 
 @task(cache_key_fn=stamped_key("events_path", "start_table", *REQUEST_FILES), **RECIPE_CACHE)
-def initial_table(events_path: str, request: CalibrationRequest, work_dir: str, start_table: str | None) -> str:
-    """The table the pixel loop starts from."""
-    return pipeline.initial_table(events_path, request, Path(work_dir), start_table)
+def setup(events_path: str, request: CalibrationRequest, work_dir: str, start_table: str | None) -> SetupRef:
+    """The grouping, the start table and every group's peaks (the only step that reads the request's files)."""
+    return pipeline.setup_to_files(events_path, request, Path(work_dir), start_table)
 
 
-@task(cache_key_fn=stamped_key("events_path", "table_in", "table_initial", *REQUEST_FILES), task_run_name="pixel-iteration-{iteration}",
+@task(cache_key_fn=stamped_key("events_path", "setup.folder", "table_in"), task_run_name="pixel-iteration-{iteration}",
       **RECIPE_CACHE)
-def pixel_iteration(events_path: str, request: CalibrationRequest, table_in: str, table_initial: str, iteration: int,
+def pixel_iteration(events_path: str, request: CalibrationRequest, setup: SetupRef, table_in: str, iteration: int,
                     previous_median: float, work_dir: str) -> PixelStep:
     """One cross-correlation iteration (the UI shows one task per iteration)."""
-    return pipeline.pixel_step(events_path, request, table_in=table_in, table_initial=table_initial,
-                               iteration=iteration, previous_median=previous_median, work_dir=Path(work_dir))
+    return pipeline.pixel_to_files(events_path, request, setup=setup, table_in=table_in, iteration=iteration,
+                                   previous_median=previous_median, work_dir=Path(work_dir))
 
 
-@task(cache_key_fn=stamped_key("events_path", "table_path", *REQUEST_FILES), **RECIPE_CACHE)
-def focus_groups(events_path: str, request: CalibrationRequest, table_path: str, work_dir: str) -> FocusRef:
+@task(cache_key_fn=stamped_key("events_path", "setup.folder", "table_path", "last.folder"), **RECIPE_CACHE)
+def focus_groups(events_path: str, request: CalibrationRequest, setup: SetupRef, table_path: str,
+                 last: PixelStep | None, work_dir: str) -> FocusRef:
     """Focus every group with the pixel-calibrated constants (spectra stay in the scratch area)."""
-    return pipeline.focus_step(events_path, request, table_path=table_path, work_dir=Path(work_dir))
+    return pipeline.focus_to_files(events_path, request, setup=setup, table_path=table_path, last=last,
+                                   work_dir=Path(work_dir))
 
 
-@task(cache_key_fn=stamped_key("focus.folder", *REQUEST_FILES), task_run_name="fit-group-{group_id}", **RECIPE_CACHE)
+@task(cache_key_fn=stamped_key("focus.folder"), task_run_name="fit-group-{group_id}", **RECIPE_CACHE)
 def fit_group(focus: FocusRef, request: CalibrationRequest, group_id: int) -> GroupCalibration:
     """Peak fits in TOF and DIFC (+TZERO, +DIFA) of one group: groups run side by side on the task runner."""
-    return pipeline.fit_group_step(focus, request, group_id)
+    return pipeline.fit_group_from_files(focus, request, group_id)
 
 
-@task(cache_key_fn=stamped_key("events_path", "table_path", "focus.folder", *REQUEST_FILES), **RECIPE_CACHE)
-def finish_groups(events_path: str, request: CalibrationRequest, table_path: str, focus: FocusRef,
-                  group_fits: list[GroupCalibration], out_folder: str, iterations: list[PixelIteration],
-                  stop_reason: str, converged: bool | None) -> ResultSummary:
+@task(cache_key_fn=stamped_key("events_path", "setup.folder", "focus.folder", "last.folder"), **RECIPE_CACHE)
+def finish_groups(events_path: str, request: CalibrationRequest, setup: SetupRef, focus: FocusRef,
+                  group_fits: list[GroupCalibration], iterations: list[PixelIteration], last: PixelStep | None,
+                  out_folder: str) -> ResultSummary:
     """Apply the group fits, compute the quality metrics and write the iteration's result folder."""
-    return pipeline.finish_step(events_path, request, table_path=table_path, focus=focus, group_fits=group_fits,
-                                out_folder=Path(out_folder), iterations=iterations, stop_reason=stop_reason,
-                                converged=converged)
+    return pipeline.finish_to_files(events_path, request, setup=setup, focus=focus, group_fits=group_fits,
+                                    iterations=iterations, last=last, out_folder=Path(out_folder))
+
+
+class TaskSteps(pipeline.FileSteps):
+    """The file-based steps run as the tasks above, for :func:`~snapcal_core.recipe.sequence.run_steps`
+    in the flow: one task per pixel iteration, the group fits side by side."""
+
+    def initial(self) -> str:
+        self.setup = setup(self.events_path, self.request, str(self.work), self.start_table)
+        return self.setup.table_path
+
+    def pixel(self, table: str, iteration: int, previous_median: float, last: PixelStep | None) -> PixelStep:
+        return pixel_iteration(self.events_path, self.request, self.setup, table, iteration, previous_median,
+                               str(self.work))
+
+    def focus(self, table: str, last: PixelStep | None) -> FocusRef:
+        return focus_groups(self.events_path, self.request, self.setup, table, last, str(self.work / "focused"))
+
+    def fit_groups(self, focus: FocusRef) -> list[GroupCalibration]:
+        return fit_group.map(unmapped(focus), unmapped(self.request), focus.group_ids).result()
+
+    def finish(self, table: str, focus: FocusRef, fits: list[GroupCalibration],
+               loop: LoopRecord[PixelStep]) -> ResultSummary:
+        return finish_groups(self.events_path, self.request, self.setup, focus, fits, loop.iterations, loop.last,
+                             str(self.work / "result"))
 
 
 @task(cache_policy=NO_CACHE)
@@ -98,20 +122,14 @@ def assess(summaries: list[ResultSummary], state: DetectorState, compare_version
 def save(summary: ResultSummary, state: DetectorState, author: str, comments: str, applies_to: str,
          extra_files: dict[str, str], approval: dict | None = None) -> SavedVersion:
     """Persist the approved iteration as a new version in the calibration store."""
-    request = SaveRequest(
-        run_number=summary.run_number, state=state, lite=summary.lite, author=author, comments=comments,
-        applies_to=applies_to, calibrant=summary.sample, grouping=summary.grouping,
-        calculation_parameters=summary.settings.model_dump(mode="json"),
-        group_metrics=[g.metrics.model_dump(mode="json") for g in summary.groups],
-        iterations=[i.model_dump(mode="json") for i in summary.iterations], approval=approval or {})
-    return save_calibration(get_settings().calibration_home, request, read_table(Path(summary.folder)),
-                            extra_files={k: Path(v) for k, v in extra_files.items()})
+    return pipeline.save_result(get_settings().calibration_home, summary, state=state, author=author, comments=comments,
+                                applies_to=applies_to, extra_files=extra_files, approval=approval)
 
 
 @task(retries=1, retry_delay_seconds=1, retry_condition_fn=unless_snapcal_error, cache_policy=NO_CACHE,
       task_run_name="recipe-{request.run_number}-{request.grouping}")
-def recipe(request: CalibrationRequest, out_folder: str, numba_threads: int | None = None) -> ResultSummary:
-    """The whole recipe of one run and grouping (a batch item): load, pixel loop, group fits, metrics."""
+def recipe(request: CalibrationRequest, ref: RunRef, out_folder: str, numba_threads: int | None = None) -> ResultSummary:
+    """The whole recipe of one resolved run and grouping (a batch item): load, pixel loop, group fits, metrics."""
     with threads.numba_threads(numba_threads):
         return run_recipe(request.run_number, sample=request.sample, grouping=request.grouping, lite=request.lite,
-                          recipe=request.recipe, output=Path(out_folder), settings=get_settings())
+                          recipe=request.recipe, output=Path(out_folder), settings=get_settings(), ref=ref)

@@ -81,7 +81,10 @@ def find_ipts(run_number: object, *, data_root: Path) -> int:
     A search that finds the run under two IPTS folders raises :class:`DuplicateRunError`; a cached
     answer whose folder still holds the run is trusted without a search.
     """
-    run = validate_run_number(run_number)
+    return _find_ipts(validate_run_number(run_number), Path(data_root))
+
+
+def _find_ipts(run: int, data_root: Path) -> int:
     root = Path(data_root).resolve()
     cache = _IPTS_CACHE.setdefault(root, {})
     ipts = cache.get(run)
@@ -100,7 +103,7 @@ def find_ipts(run_number: object, *, data_root: Path) -> int:
 
 def locate_run(run_number: object, *, data_root: Path) -> RunLocation:
     """IPTS, raw path and Lite-copy path of a run."""
-    run = validate_run_number(run_number)
-    ipts = find_ipts(run, data_root=data_root)
+    run = validate_run_number(run_number)  # the one check of a run number on its way to a calibration
+    ipts = _find_ipts(run, Path(data_root))
     return RunLocation(run_number=run, ipts=ipts, raw_path=raw_file_path(data_root, ipts=ipts, run_number=run),
                        lite_path=lite_file_path(data_root, ipts=ipts, run_number=run))

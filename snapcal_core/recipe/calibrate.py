@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,13 +13,12 @@ from snapcal_core.calibrant.reflections import Reflection
 from snapcal_core.instrument.geometry import snap_geometry
 from snapcal_core.instrument.parameters import group_parameters
 from snapcal_core.instrument.resolution import delta_d_over_d
-from snapcal_core.instrument.types import GroupParameters, Grouping
+from snapcal_core.instrument.types import Grouping, GroupParameters
 from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.models import EventData
 from snapcal_core.recipe.align import GroupShift, shift_from_fit, shift_table
 from snapcal_core.recipe.difc_fit import FitMode
 from snapcal_core.recipe.focus import FocusedSpectra, counts_per_pixel, focus_events, log_d_edges
-from snapcal_core.recipe.held_out import HeldOutTables, focus_held_out, half_iterations, held_out_tables, wants_held_out
 from snapcal_core.recipe.group import (
     GroupCalibration,
     apply_group_fits,
@@ -28,13 +27,13 @@ from snapcal_core.recipe.group import (
     mean_per_group,
     tail_difc_per_group,
 )
+from snapcal_core.recipe.held_out import HeldOutTables, focus_held_out
 from snapcal_core.recipe.metrics import GroupMetrics
 from snapcal_core.recipe.mixture import PeakMixture, peak_mixtures, shifted
 from snapcal_core.recipe.peakfit import PeakFit, PeakFitSettings
-from snapcal_core.recipe.user_mask import masked_table, user_mask
+from snapcal_core.recipe.pixel import PixelCalibrationResult, PixelCalibrationSettings, PixelIteration, log_step_for
 from snapcal_core.recipe.pixel_scale import scaled_uncertainty, split_half_scale
-from snapcal_core.recipe.pixel import PixelCalibrationResult, PixelCalibrationSettings, PixelIteration, calibrate_pixels, log_step_for
-from snapcal_core.recipe.types import GroupPeakList
+from snapcal_core.calibrant.types import GroupPeakList
 
 
 class RecipeSettings(BaseModel):
@@ -117,24 +116,17 @@ def groups_and_peaks(
 
 def prepare_group_step(
     *, events: EventData, grouping: Grouping, groups: list[GroupParameters], peaks: list[GroupPeakList],
-    settings: RecipeSettings, current: DiffCalTable, halves: tuple[PixelCalibrationResult, PixelCalibrationResult] | None = None,
+    settings: RecipeSettings, current: DiffCalTable, held: HeldOutTables | None = None,
 ) -> GroupStep:
     """The events focused in log d with the ``current`` constants, ready for the group fits.
 
-    Sparse pixels (:func:`~snapcal_core.recipe.held_out.wants_held_out`) after a pixel step are
-    focused with held-out constants instead (:mod:`snapcal_core.recipe.held_out`). After a pixel
-    step the groups are aligned first (:func:`align_group_step`)."""
+    Sparse pixels after a pixel step are focused with the ``held`` out constants instead
+    (:mod:`snapcal_core.recipe.held_out`, made by the pixel step's finish). After a pixel step the
+    groups are aligned first (:func:`align_group_step`)."""
     edges = log_d_edges(d_min_angstrom=min(g.d_min_angstrom for g in groups),
                         d_max_angstrom=max(g.d_max_angstrom for g in groups),
                         log_step=log_step_for(peaks, bins_per_resolution=settings.pixel.bins_per_resolution))
     counts = _counts_per_pixel(events, grouping)
-    held = None
-    if not settings.skip_pixel and wants_held_out(counts_per_pixel=counts, group_of_pixel=grouping.group_of_pixel,
-                                                  settings=settings.pixel):
-        if halves is None:
-            halves = half_iterations(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
-                                     peaks=peaks, table=current, settings=settings.pixel)
-        held = held_out_tables(halves=halves, group_of_pixel=grouping.group_of_pixel, table=current)
     step = _focused_step(events, grouping, counts, edges, current=current, held=held, groups=groups, peaks=peaks)
     if settings.skip_pixel or not settings.align_groups:
         return step
@@ -224,36 +216,3 @@ def scale_uncertainties(result: PixelCalibrationResult, *, halves: tuple[PixelCa
     result.difc_uncertainty = scaled_uncertainty(bound=result.statistical_bound, group_of_pixel=grouping.group_of_pixel,
                                                  scale=scale, counts=result.counts_in_windows)
     result.error_scale = scale.factor
-
-
-def calibrate(
-    *, events: EventData, grouping: Grouping, reflections: Sequence[Reflection],
-    settings: RecipeSettings = RecipeSettings(), table: DiffCalTable | None = None,
-    on_iteration: Callable[[PixelIteration], None] | None = None,
-) -> CalibrationResult:
-    """Pixel cross-correlation loop (unless skipped), group peak fits in TOF, DIFC per group,
-    then the final focused spectra (d) with peak fits and quality metrics."""
-    if grouping.lite != events.lite:
-        raise ValueError(f"grouping '{grouping.name}' is {'Lite' if grouping.lite else 'native'}, events are not")
-    mask = user_mask(mask_file=settings.mask_file, grouping=grouping)
-    initial = masked_table(table if table is not None else geometric_table(events, grouping), mask)
-    groups, peaks = groups_and_peaks(events=events, grouping=grouping, reflections=reflections, settings=settings,
-                                     mask=mask)
-    pixel_result, halves = None, None
-    current = initial
-    if not settings.skip_pixel:
-        pixel_result = calibrate_pixels(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
-                                        peaks=peaks, table=initial, settings=settings.pixel, on_iteration=on_iteration,
-                                        known_reason=None if events.lite else events.native_mask_reason)
-        current = DiffCalTable(detid=initial.detid, difc=pixel_result.difc, difa=initial.difa, tzero=initial.tzero,
-                               group=initial.group, use=pixel_result.use, instrument_name=initial.instrument_name)
-        halves = half_iterations(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=grouping.group_of_pixel,
-                                 peaks=peaks, table=current, settings=settings.pixel)
-        scale_uncertainties(pixel_result, halves=halves, grouping=grouping)
-    step = prepare_group_step(events=events, grouping=grouping, groups=groups, peaks=peaks, settings=settings,
-                              current=current, halves=halves)
-    group_fits = calibrate_groups(focused=step.focused, peaks=step.peak_lists, difc_arb=step.difc_arb,
-                                  mode=settings.fit_mode, settings=settings.peak_fit, difc_tail=step.difc_tail,
-                                  mixtures=step.mixtures)
-    return finish_calibration(events=events, grouping=grouping, step=step, group_fits=group_fits, settings=settings,
-                              initial=initial, pixel_result=pixel_result)

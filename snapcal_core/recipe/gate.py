@@ -9,11 +9,17 @@ traceable as a signed one.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from snapcal_core.recipe.metrics import DifcChange
 from snapcal_core.recipe.result_io import ResultSummary
+
+#: Who decides whether a calibration is saved (the one vocabulary of the flows, the batch and the
+#: deployments): ``manual`` a person (the interactive flow pauses; a batch saves nothing, for a person
+#: to review), ``gate`` the quality gate (a run that fails it is held for a person), ``auto`` nobody.
+ApprovalPolicy = Literal["manual", "gate", "auto"]
 
 
 class QualityGate(BaseModel):

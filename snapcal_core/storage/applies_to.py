@@ -16,6 +16,11 @@ _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt
 MAX_EXPRESSION_CHARS = 200
 
 
+def default_applies_to(run_number: int) -> str:
+    """The runs a calibration applies to unless a person says otherwise: its own run and every later one."""
+    return f">={run_number}"
+
+
 def parse_applies_to(expression: str) -> list[tuple[str, int]]:
     """Conditions ``(operator, run)`` of an expression; :class:`StorageError` naming the bad part otherwise."""
     if not isinstance(expression, str) or not expression.strip():

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from snapcal_core.errors import InvalidOptionsError, StorageError
 from snapcal_core.models import DetectorState, validate_run_number
-from snapcal_core.storage.applies_to import normalise
+from snapcal_core.storage.applies_to import default_applies_to, normalise
 from snapcal_core.storage.paths import MAX_AUTHOR_CHARS, MAX_COMMENT_CHARS, check_file_name
 
 
@@ -68,8 +68,9 @@ class SaveRequest(BaseModel):
     calculation_parameters: dict[str, Any] = Field(default_factory=dict)
     group_metrics: list[dict[str, Any]] = Field(default_factory=list)
     iterations: list[dict[str, Any]] = Field(default_factory=list)
-    approval: dict[str, Any] = Field(default_factory=dict,
-                                     description="How it was approved: policy (manual/auto/gate), decision, gate thresholds and verdicts")
+    approval: dict[str, Any] = Field(
+        default_factory=dict,
+        description="How it was approved: policy (manual/auto/gate), decision, gate thresholds and verdicts")
 
     @field_validator("run_number", mode="before")
     @classmethod
@@ -88,7 +89,7 @@ class SaveRequest(BaseModel):
 
     @property
     def applies_to_text(self) -> str:
-        return self.applies_to or f">={self.run_number}"
+        return self.applies_to or default_applies_to(self.run_number)
 
 
 class CalibrationRecord(BaseModel):

@@ -3,6 +3,7 @@ with the default thread pool, and the approval policy decides what is saved."""
 
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
 
@@ -38,7 +39,7 @@ def test_dask_cluster_gives_the_same_tables_as_threads_and_auto_saves_every_item
     entries = list_versions(env / "calibration", STATE_ID, lite=True)
     assert [e.version for e in entries] == [0, 1, 2, 3, 4] and entries[-1].author == "batch tester"
 
-    on_dask = dask_batch_flow(n_workers=2)(params.model_copy(update={"approval": "review"}))
+    on_dask = dask_batch_flow(n_workers=2)(params.model_copy(update={"approval": "manual"}))
     assert [i.decision for i in on_dask] == ["for review"] * 4
     assert [e.version for e in list_versions(env / "calibration", STATE_ID, lite=True)] == [0, 1, 2, 3, 4]
     a, b = _tables(threaded), _tables(on_dask)
@@ -60,3 +61,37 @@ def test_per_group_fits_on_a_dask_cluster_save_the_same_table_as_threads(env):
     a, b = (load_version(env / "calibration", STATE_ID, lite=True, version=v).table for v in (1, 2))
     np.testing.assert_array_equal(a.difc, b.difc)
     np.testing.assert_array_equal(a.use, b.use)
+
+
+def test_single_flow_batch_and_recipe_give_identical_results(env, tmp_path):
+    """One recipe path: the interactive flow (file-based task steps), a batch item and ``snapcal
+    recipe``'s run_recipe (in memory) run the same steps in the same sequence: identical tables,
+    uncertainties and group fits on the same run."""
+    from flows.batch import BatchParameters, batch_flow
+    from flows.calibration import calibration_flow
+    from flows.parameters import CalibrationParameters
+    from snapcal_core.pipeline import run_recipe
+    from snapcal_core.recipe.result_io import FOCUSED_FILE, read_summary
+
+    single = calibration_flow(CalibrationParameters(run_number=RUNS[0], sample="diamond", approval="auto",
+                                                    auto_author="one path"))
+    saved = load_version(env / "calibration", STATE_ID, lite=True, version=single["version"])
+    # numba threads as the others (a different thread count changes sums in the last bits)
+    [item] = batch_flow(BatchParameters(runs=[RUNS[0]], groupings=["Column"], approval="manual",
+                                        numba_threads_per_item=None))
+    recipe = run_recipe(RUNS[0], sample="diamond", grouping="Column", output=tmp_path / "recipe")
+    tables = [saved.table, read_diffcal(Path(item.folder) / "diffract_consts.h5"),
+              read_diffcal(Path(recipe.folder) / "diffract_consts.h5")]
+    for other in tables[1:]:
+        for name in ("difc", "difa", "tzero", "use", "group"):
+            np.testing.assert_array_equal(getattr(tables[0], name), getattr(other, name), err_msg=name)
+    [flow_result] = (env / "scratch").glob(f"run_{RUNS[0]:06d}/flow_*/iteration_1/result")
+    folders = [flow_result, Path(item.folder), Path(recipe.folder)]
+    sigma = []
+    for folder in folders:
+        with h5py.File(folder / FOCUSED_FILE) as f:
+            sigma.append(f["pixel/difc_uncertainty"][()])
+    for other in sigma[1:]:
+        np.testing.assert_array_equal(sigma[0], other)
+    fits = [[g.difc_fit.model_dump() for g in read_summary(f).groups] for f in folders]
+    assert fits[0] == fits[1] == fits[2]

@@ -7,7 +7,8 @@ from snapcal_core.calibrant.reflections import reflections
 from snapcal_core.data.load import load_run
 from snapcal_core.instrument.geometry import snap_geometry
 from snapcal_core.instrument.groupings import builtin_grouping
-from snapcal_core.recipe.calibrate import RecipeSettings, calibrate
+from snapcal_core.recipe.calibrate import RecipeSettings
+from snapcal_core.recipe.sequence import calibrate
 from snapcal_core.settings import get_settings
 from snapcal_core.simulate.run import simulate_run
 from snapcal_core.simulate.truth import read_truth

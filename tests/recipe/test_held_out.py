@@ -6,13 +6,13 @@ import pytest
 from snapcal_core.calibrant.samples import calibrant_reflections, load_sample
 from snapcal_core.data.load import load_run
 from snapcal_core.instrument.groupings import builtin_grouping
-from snapcal_core.pipeline import CalibrationRequest, finish_step, fit_group_step, focus_step
-from snapcal_core.recipe.calibrate import RecipeSettings, calibrate
+from snapcal_core.pipeline import CalibrationRequest, FileSteps
+from snapcal_core.recipe.calibrate import RecipeSettings
 from snapcal_core.recipe.held_out import _match_group_means, wants_held_out
 from snapcal_core.recipe.pixel import PixelCalibrationSettings
+from snapcal_core.recipe.sequence import calibrate, run_steps
 from snapcal_core.report.markdown import report_markdown
 from snapcal_core.scratch import save_events
-from snapcal_core.io.diffcal import write_diffcal
 from snapcal_core.settings import get_settings
 from snapcal_core.simulate.run import simulate_run
 
@@ -24,7 +24,8 @@ def test_auto_chooses_held_out_when_the_median_grouped_pixel_is_sparse():
     auto = PixelCalibrationSettings(held_out_below_events=400)
     assert wants_held_out(counts_per_pixel=sparse, group_of_pixel=group, settings=auto)
     assert not wants_held_out(counts_per_pixel=dense, group_of_pixel=group, settings=auto)
-    assert wants_held_out(counts_per_pixel=dense, group_of_pixel=group, settings=auto.model_copy(update={"held_out_focus": "always"}))
+    always = auto.model_copy(update={"held_out_focus": "always"})
+    assert wants_held_out(counts_per_pixel=dense, group_of_pixel=group, settings=always)
     assert not wants_held_out(counts_per_pixel=sparse, group_of_pixel=group,
                               settings=auto.model_copy(update={"held_out_focus": "never"}))
 
@@ -72,24 +73,13 @@ def test_held_out_group_step_agrees_with_plain_focusing_and_survives_the_task_fi
         assert b.difc_fit.outcome.value == "accepted"
         both = np.hypot(a.difc_fit.difc_error, b.difc_fit.difc_error)
         assert abs(a.difc_fit.difc - b.difc_fit.difc) < 3 * both
-    # the same step through the task functions (held-out tables written beside the focused spectra)
+    # the same recipe through the task functions (held-out tables written by the last pixel step)
     events_path = save_events(events, tmp_path / "events")
-    pixel_table = write_diffcal(tmp_path / "pixel.h5", _pixel_table(ours))
     request = CalibrationRequest(run_number=7101, sample="diamond", recipe=held)
-    focus = focus_step(str(events_path), request, table_path=str(pixel_table), work_dir=tmp_path / "focused")
-    assert (tmp_path / "focused" / "held_out_0.h5").exists() and (tmp_path / "focused" / "held_out_1.h5").exists()
-    fits = [fit_group_step(focus, request, g) for g in focus.group_ids]
-    assert [f.difc_fit.difc for f in fits] == pytest.approx([f.difc_fit.difc for f in ours.group_fits], rel=1e-12)
-    summary = finish_step(str(events_path), request, table_path=str(pixel_table), focus=focus, group_fits=fits,
-                          out_folder=tmp_path / "result", iterations=[], stop_reason="", converged=True)
+    summary = run_steps(FileSteps(str(events_path), request, tmp_path / "work"), settings=held)
+    last = sorted((tmp_path / "work").glob("pixel_*"))[-1]
+    assert (last / "held_out_0.h5").exists() and (last / "held_out_1.h5").exists()
+    assert [g.difc_fit.difc for g in summary.groups] == [f.difc_fit.difc for f in ours.group_fits]  # identical
     assert all(g.metrics.n_peaks_fitted >= 2 for g in summary.groups)
     assert summary.held_out_focus and ours.held_out_focus and not plain.held_out_focus
     assert "held-out constants" in report_markdown(summary, iteration=1, comparisons={})  # the approver sees it
-
-
-def _pixel_table(result):
-    from snapcal_core.io.diffcal import DiffCalTable
-
-    t = result.initial_table
-    return DiffCalTable(detid=t.detid, difc=result.pixel.difc, difa=t.difa, tzero=t.tzero, group=t.group,
-                        use=result.pixel.use, instrument_name=t.instrument_name)

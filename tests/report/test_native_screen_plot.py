@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from snapcal_core.data.screen import MaskReason
+from snapcal_core.pipeline import run_recipe
 from snapcal_core.recipe.result_io import read_native_screen
-from snapcal_core.recipe.run import run_recipe
 from snapcal_core.report.build import build_report
 from snapcal_core.settings import get_settings
 from snapcal_core.simulate.nuisances import Nuisances
