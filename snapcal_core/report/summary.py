@@ -1,19 +1,26 @@
-"""The short summary shown above the approval form: verdict first, one compact table, a link to the rest.
+"""The short summary shown above the approval form: one line first (run, iteration, gate verdict, groups
+passing, a link to the full report), the detail folded under it.
 
-The Prefect UI shows it in a 512 px modal above the form; everything else (the per-group fit table,
-masked pixels, DIFC changes, plots) is in the full report artifact it links to.
+The v2 Prefect UI shows it in the 446 px scrolling box of its Resume modal (1280x800 window), above a form
+whose fields take 96 px each: only a one-line summary leaves the four decision fields (Decision, Author,
+Applies to, Iteration to save) in view without scrolling. So the summary is a ``<details>`` element (the
+UI's markdown keeps sanitised HTML): its ``<summary>`` line is the verdict, and the context, the gate's
+reasons, any missing DIFC comparison and a compact per-group table open with one click. The v1 UI shows
+the detail unfolded. Everything else (peak fits, masked pixels, DIFC changes, plots) is in the full report
+artifact it links to.
 """
 
 from __future__ import annotations
 
 import re
+from html import escape
 
 from snapcal_core.recipe.gate import GateVerdict
 from snapcal_core.recipe.metrics import DifcChange
 from snapcal_core.recipe.result_io import ResultSummary
 from snapcal_core.report.markdown import fmt
 
-#: Gate reasons listed above the form; the rest are in the full report.
+#: Gate reasons listed in the folded detail; the rest are in the full report.
 MAX_REASONS_SHOWN = 3
 _KEY_PART = re.compile(r"[^a-z0-9]+")
 
@@ -24,6 +31,18 @@ def artifact_key(kind: str, *, run_number: int, iteration: int, flow_run_id: str
     kind = _KEY_PART.sub("-", kind.lower()).strip("-")
     short_id = _KEY_PART.sub("", str(flow_run_id).lower())[:8]
     return f"calibration-{kind}-run-{run_number}-iteration-{iteration}-{short_id}"
+
+
+def verdict_line(summary: ResultSummary, *, iteration: int, verdict: GateVerdict, report_link: str,
+                 report_key: str) -> str:
+    """The ``<summary>`` line, e.g. "Run 58810, iteration 2: **gate held**, 2/6 groups pass; full report"
+    (HTML: inside an HTML block markdown is not parsed)."""
+    passed = {g.group_id for g in verdict.groups if g.passed}
+    n_pass = sum(g.group_id in passed for g in summary.groups)
+    link = f'<a href="{escape(report_link)}" title="{escape(report_key)}">full report</a>'
+    return (f"<summary>Run {summary.run_number}, iteration {iteration}: "
+            f"<strong>gate {'pass' if verdict.passed else 'held'}</strong>, "
+            f"{n_pass}/{len(summary.groups)} groups pass; {link}</summary>")
 
 
 def _verdict_lines(verdict: GateVerdict) -> list[str]:
@@ -52,15 +71,17 @@ def _group_table(summary: ResultSummary, verdict: GateVerdict, change: dict[int,
 def short_summary(summary: ResultSummary, *, iteration: int, verdict: GateVerdict, report_link: str,
                   report_key: str, applicable_change: list[DifcChange] | None = None,
                   not_compared: dict[str, str] | None = None) -> str:
-    """Markdown above the approval form: run, iteration, a link to the full report artifact, the gate
-    verdict and why, why a DIFC comparison is missing, and a compact per-group table (with the mean DIFC
-    change against the applicable calibration when there is one)."""
+    """Markdown above the approval form: the one-line verdict (:func:`verdict_line`), then folded under it
+    the run's context with the full report's key and link, the gate's reasons, why a DIFC comparison is
+    missing, and a compact per-group table (with the mean DIFC change against the applicable calibration
+    when there is one)."""
     mode = "Lite" if summary.lite else "native"
-    lines = [f"### Run {summary.run_number}, iteration {iteration}",
-             f"{summary.sample}, {summary.grouping}, {mode}; pixel step: {summary.stop_reason}; "
-             f"{summary.n_masked} of {summary.n_pixels} pixels masked. Full report (fits, masks, DIFC changes, "
-             f"plots): [{report_key}]({report_link})", ""]
+    line = verdict_line(summary, iteration=iteration, verdict=verdict, report_link=report_link, report_key=report_key)
+    context = (f"{summary.sample}, {summary.grouping}, {mode}; pixel step: {summary.stop_reason}; "
+               f"{summary.n_masked} of {summary.n_pixels} pixels masked. Full report (fits, masks, DIFC changes, "
+               f"plots): [{report_key}]({report_link})")
+    lines = [f"<details>{line}", "", context, ""]
     lines += _verdict_lines(verdict)
     lines += [""] + [f"No DIFC change vs {label}: {why}." for label, why in (not_compared or {}).items()]
-    lines += ["", *_group_table(summary, verdict, {c.group_id: c for c in applicable_change or []})]
+    lines += ["", *_group_table(summary, verdict, {c.group_id: c for c in applicable_change or []}), "", "</details>"]
     return "\n".join(lines).strip() + "\n"

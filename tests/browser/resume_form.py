@@ -34,8 +34,9 @@ def open_resume_modal(drv, timeout: float = UI_TIMEOUT):
 
     try:
         ui, control = wait.until(resume_control, "no Resume button nor ⋮ menu on the flow-run page")
-    except TimeoutException:
-        raise AssertionError(f"no Resume control on {drv.current_url}:\n{drv.find_element(By.TAG_NAME, 'body').text[:2000]}")
+    except TimeoutException as exc:
+        body = drv.find_element(By.TAG_NAME, "body").text[:2000]
+        raise AssertionError(f"no Resume control on {drv.current_url}:\n{body}") from exc
     if ui == "v1":
         control.click()
     else:
@@ -82,18 +83,22 @@ def choose(drv, dialog, title: str, value: str) -> None:
             lambda d: control.get_property("textContent").strip() == value, f"{title} did not take the value {value!r}")
 
 
-def type_into(drv, dialog, title: str, text: str) -> None:
-    """Type into an empty text field (real key events, so the UI's own input handlers run)."""
+def type_into(drv, dialog, title: str, text: str, *, scroll: bool = True) -> None:
+    """Type into an empty text field (real key events, so the UI's own input handlers run). With
+    ``scroll=False`` nothing is scrolled first: the field must already be in view (the caller checks that
+    the form did not scroll)."""
     control = field(dialog, title)
     assert control.get_property("value") == "", f"{title} is not empty"
-    drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", control)
+    if scroll:
+        drv.execute_script("arguments[0].scrollIntoView({block: 'center'})", control)
     control.click()
     control.send_keys(text)
     WebDriverWait(drv, UI_TIMEOUT, poll_frequency=POLL).until(lambda d: control.get_property("value") == text,
                                                               f"{title} did not take the value {text!r}")
 
 
-# The nearest scrolling ancestor of an element, and whether an element lies inside it and the viewport.
+# The nearest scrolling ancestor of an element (the modal's scrolling box), and whether an element lies
+# wholly inside that box and the viewport; boxes as [top, bottom] in px of the page.
 _GEOMETRY_JS = """
 const scroller = e => { let s = e.parentElement;
   while (s && s.parentElement && !(/(auto|scroll)/.test(getComputedStyle(s).overflowY) && s.scrollHeight > s.clientHeight))
@@ -101,37 +106,41 @@ const scroller = e => { let s = e.parentElement;
   return s; };
 const shown = (e, view) => { const r = e.getBoundingClientRect();
   return r.height > 0 && r.top >= Math.max(0, view.top) - 1 && r.bottom <= Math.min(innerHeight, view.bottom) + 1; };
+const span = e => { const b = e.getBoundingClientRect(); return [Math.round(b.top), Math.round(b.bottom)]; };
 """
 
-# One round trip: the short summary above the form (the form's markdown description); null until rendered.
+# One round trip: the short summary above the form (the form's markdown description): its one-line
+# <summary> "Run R, iteration I: gate ..., n/N groups pass; full report" and the detail folded under it.
+# Null until rendered. Reads only: scrolls nothing.
 SUMMARY_PROBE = _GEOMETRY_JS + """
 const [dialog, title] = arguments;
-const h = [...dialog.querySelectorAll('h3')].find(e => e.textContent.trim().startsWith(title));
-if (!h) return null;
-const box = h.closest('article, .prose') || h.parentElement;
-const view = scroller(h).getBoundingClientRect();
-const link = [...box.querySelectorAll('a')].find(a => a.textContent.startsWith('calibration-report-'));
+const line = [...dialog.querySelectorAll('summary')].find(e => e.textContent.trim().startsWith(title));
+if (!line) return null;
+const box = line.closest('article, .prose') || line.parentElement;
+const view = scroller(line).getBoundingClientRect();
+const link = [...line.querySelectorAll('a')].find(a => a.textContent.trim() === 'full report');
 const table = box.querySelector('table');
-return {heading: h.textContent.trim(), text: box.textContent, key: link ? link.textContent : null,
+const details = line.closest('details');
+const lineHeight = parseFloat(getComputedStyle(line).lineHeight);
+return {line: line.textContent.trim(), text: box.textContent, key: link ? link.title : null,
         href: link ? link.href : null, columns: table ? table.querySelectorAll('thead th').length : 0,
+        folded: !!details && !details.open && !!table && details.contains(table),
         table_px: table ? Math.round(table.getBoundingClientRect().width) : 0, box_px: box.clientWidth,
-        images: box.querySelectorAll('img').length, shown_px: box.getBoundingClientRect().height,
-        heading_shown: shown(h, view), link_shown: !!link && shown(link, view)};
+        overflow_px: box.scrollWidth - box.clientWidth, images: box.querySelectorAll('img').length,
+        shown_px: Math.round(box.getBoundingClientRect().height), summary: span(box),
+        line_px: Math.round(line.getBoundingClientRect().height), line_height_px: lineHeight,
+        line_shown: shown(line, view), link_shown: !!link && shown(link, view)};
 """
 
-# Scrolls ``anchor`` (the first field's label) to the top of its scrolling box, then: is every control
-# (and the submit button) inside that box and the viewport at once? Returns the boxes measured, in px.
+# The decision fields where the form is, without scrolling anything: each control (and the submit button)
+# wholly inside the modal's scrolling box and the viewport? With the scroll offsets, to prove nothing moved.
 FIELDS_PROBE = _GEOMETRY_JS + """
-const [anchor, controls, submit] = arguments;
-const box = scroller(anchor);
-box.scrollTop = 0;
-const before = controls.map(c => shown(c, box.getBoundingClientRect()));
-anchor.scrollIntoView({block: 'start'});
+const [controls, submit] = arguments;
+const box = scroller(controls[0]);
 const view = box.getBoundingClientRect();
-const r = e => { const b = e.getBoundingClientRect(); return [Math.round(b.top), Math.round(b.bottom)]; };
 return {shown: controls.map(c => shown(c, view)), submit: shown(submit, {top: 0, bottom: innerHeight}),
-        shown_before_scrolling: before, scrolled_px: box.scrollTop, box: r(box), controls: controls.map(r),
-        viewport: [innerWidth, innerHeight]};
+        box_scroll_px: box.scrollTop, page_scroll_px: scrollY, box: span(box), controls: controls.map(span),
+        submit_box: span(submit), viewport: [innerWidth, innerHeight]};
 """
 
 

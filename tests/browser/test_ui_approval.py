@@ -1,15 +1,22 @@
 """The approval form in the real Prefect UI, driven by headless Chromium on a 1280x800 page.
 
 A real ``prefect server start`` (UI on, loopback only) runs in a subprocess; the calibration flow runs
-in another subprocess against it and pauses for approval. Selenium opens the paused run, opens the
-"Resume Flow Run" modal and checks: the short summary above the form (run, iteration, gate verdict,
-a table that fits the modal, the link to the full report artifact); the decision fields first
-(Decision, Author, Applies to, Iteration to save; none labelled "(Optional)"), the "Iterate: ..."
-fields after. It submits a two-line author, which the flow refuses and asks again with the reason
-above the form; then checks that the four decision fields and the submit button are all inside the
-modal and the viewport at once, types the author, keeps the prefilled decision (accept), appliesTo
-and iteration, and submits. The run must end Completed with version 1 stored under that author; the
-summary's link must open the full report. Screenshots: ``$SNAPCAL_BROWSER_ARTIFACTS`` (docs/img/).
+in another subprocess against it and pauses for approval. Selenium opens the paused run and its
+"Resume Flow Run" modal.
+
+``test_approve_from_the_resume_form_without_scrolling`` checks the short summary above the form (one
+line: run, iteration, gate verdict, groups passing, the link to the full report; the detail folded
+under it), the decision fields first (Decision, Author, Applies to, Iteration to save; none labelled
+"(Optional)"), the "Iterate: ..." fields after. Then, before anything is scrolled (the modal's box and
+the page both at scroll offset 0, measured again after typing), the four decision fields and the submit
+button must lie wholly inside the modal's scrolling box and the viewport (v1: Comments too); it types
+the author into the field where it is (no scrollIntoView), keeps the prefilled decision (accept),
+appliesTo and iteration, unfolds the summary (v2) to check its table fits, and submits. The run must
+end Completed with version 1 stored under that author; the summary's link must open the full report.
+
+``test_a_refused_author_is_asked_again_with_the_reason_above_the_form`` submits a two-line author, which
+the flow refuses and asks again with the reason above the form, then cancels from that form: the run
+ends Cancelled, nothing saved. Screenshots: ``$SNAPCAL_BROWSER_ARTIFACTS`` (docs/img/).
 
 Both bundled UIs are exercised (Prefect 3.8.8 ships and mounts both): v1 at ``/runs/flow-run/<id>``
 and v2 at ``/v2/runs/flow-run/<id>``; a UI that the server does not list in ``/ui-settings`` is
@@ -30,10 +37,15 @@ UI behaviour found while writing this test (Prefect 3.8.8, Chromium 150):
   Enter inserts a line break): no schema setting gives a single-line ``<input>``.
 * Both show the form's markdown description above the form, in the modal's one scrolling box. v1
   gives it ``flex-shrink: 1`` under a form that does not shrink, so with this 17-field form it is
-  0 px high (in the DOM, invisible): the test warns instead of failing. v2 shows it; its fields take
-  96 px each, so on a 1280x800 page the four decision fields (361 px) fit its 446 px box after one
-  scroll past the summary (headless Chromium's ``--window-size=1280,800`` leaves a 657 px page, a
-  332 px box: the fixture sets the page size through CDP).
+  0 px high (in the DOM, invisible): the test warns instead of failing. v2 shows it. v2's modal is
+  ``max-h-[80vh]``: on a 1280x800 page its box is 446 px (y 197-643), the Resume button below it in
+  the footer (y 659-695); each field takes 96-98 px, so a one-line summary (40 px) leaves Decision,
+  Author, Applies to and Iteration to save in view (Iteration's control ends at y 625) and Comments
+  starts at the box's edge (its control, y 687-725, is below: out of reach whatever the summary). A
+  two-line rejection reason above the summary pushes Iteration to y 653-689. (Headless Chromium's
+  ``--window-size=1280,800`` leaves a 657 px page: the fixture sets the page size through CDP.)
+* Both UIs render sanitised HTML in the description: v2 keeps ``<details>``/``<summary>`` (folded);
+  v1 closes the ``<details>`` at once, so the detail shows unfolded after the line.
 * A value the server's schema check refuses (author over 200 characters) leaves the modal open with
   the reason in a toast; the run stays paused.
 * Resume latency is up to the flow's ``poll_interval`` (2 s): the test waits on the REST API.
@@ -66,6 +78,19 @@ if not CHROMIUM or not CHROMEDRIVER:
 pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[test]')")
 
 import httpx  # noqa: E402  (a Prefect dependency)
+from resume_form import (  # noqa: E402
+    FIELDS_PROBE,
+    POLL,
+    SUMMARY_PROBE,
+    UI_TIMEOUT,
+    choose,
+    field,
+    labels,
+    open_resume_modal,
+    shot,
+    text_is,
+    type_into,
+)
 from selenium import webdriver  # noqa: E402
 from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -73,8 +98,6 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from resume_form import (  # noqa: E402
-    FIELDS_PROBE, POLL, SUMMARY_PROBE, UI_TIMEOUT, field, label_xpath, labels, open_resume_modal, shot, text_is, type_into)
 from snapcal_core.settings import get_settings  # noqa: E402
 from snapcal_core.simulate.run import simulate_run  # noqa: E402
 from snapcal_core.storage.store import list_versions  # noqa: E402
@@ -85,6 +108,7 @@ STATE_ID = "04bd2c53f6bf6754"  # state of the simulated reference run (lite mode
 AUTHOR = "ui-tester"
 WIDTH_PX, HEIGHT_PX = 1280, 800  # the browser's page (viewport)
 DECISION_FIELDS = ("Decision", "Author", "Applies to", "Iteration to save")  # label titles, in form order
+FIRST_FIELDS = (*DECISION_FIELDS, "Comments")
 SERVER_START_TIMEOUT = 120
 PAUSE_TIMEOUT = 120  # from starting the flow subprocess to the Paused state
 COMPLETE_TIMEOUT = 90  # from submitting the form to the Completed state
@@ -276,21 +300,38 @@ def artifacts(tmp_path) -> Path:
     return folder
 
 
+def probe_summary(driver, dialog) -> dict:
+    return WebDriverWait(driver, UI_TIMEOUT, poll_frequency=POLL).until(
+        lambda d: d.execute_script(SUMMARY_PROBE, dialog, f"Run {RUN}, iteration 1:"), "the summary is not rendered")
+
+
 def check_summary(driver, dialog, ui: str) -> dict:
-    """The short summary above the form: run and iteration, gate verdict, a narrow table, the report link."""
-    summary = WebDriverWait(driver, UI_TIMEOUT, poll_frequency=POLL).until(
-        lambda d: d.execute_script(SUMMARY_PROBE, dialog, f"Run {RUN}, iteration 1"), "the summary is not rendered")
+    """The short summary above the form: one line with run, iteration, gate verdict, groups passing and the
+    link to the full report (v2: on one line, in view); the detail folded under it (v2)."""
+    summary = probe_summary(driver, dialog)
+    assert re.fullmatch(rf"Run {RUN}, iteration 1: gate (pass|held), \d+/\d+ groups pass; full report",
+                        summary["line"]), summary["line"]
     assert "Quality gate: " in summary["text"] and summary["images"] == 0, summary["text"][:500]
-    assert not any(raw in summary["text"] for raw in ("###", "|---", "![")), "raw markdown in the modal"
+    assert not any(raw in summary["text"] for raw in ("###", "|---", "![", "<details", "<a ")), "raw markup in the modal"
     assert 0 < summary["columns"] <= 6, summary
     assert re.fullmatch(rf"calibration-report-run-{RUN}-iteration-1-[0-9a-f]{{8}}", summary["key"]), summary["key"]
     if ui == "v1" and summary["shown_px"] < 1:
         # Known v1 quirk (module docstring): the description is in the DOM but squeezed to 0 px.
         warnings.warn(f"v1 UI: the summary above the approval form is rendered {summary['shown_px']:.0f} px high: "
-                      "operators do not see it in the Resume modal (the v2 UI shows it)", UserWarning)
+                      "operators do not see it in the Resume modal (the v2 UI shows it)", UserWarning, stacklevel=2)
     else:
-        assert summary["heading_shown"] and summary["link_shown"], f"summary not visible when the modal opens: {summary}"
-        assert summary["table_px"] <= summary["box_px"], f"the table is wider than the modal: {summary}"
+        assert summary["line_shown"] and summary["link_shown"], f"summary not visible when the modal opens: {summary}"
+        assert summary["line_px"] < 1.5 * summary["line_height_px"], f"the verdict takes more than one line: {summary}"
+        assert summary["folded"], f"the detail under the verdict line is not folded: {summary}"
+    return summary
+
+
+def check_unfolded_summary(driver, dialog) -> dict:
+    """One click on the verdict line unfolds the detail; its table fits the modal (no cut at the right)."""
+    dialog.find_element(By.XPATH, f".//summary[starts-with(normalize-space(.), 'Run {RUN}, iteration 1:')]/strong").click()
+    summary = WebDriverWait(driver, UI_TIMEOUT, poll_frequency=POLL).until(
+        lambda d: (g := probe_summary(d, dialog)) and not g["folded"] and g["table_px"] > 0 and g, "no table unfolded")
+    assert summary["table_px"] <= summary["box_px"] and summary["overflow_px"] <= 0, f"the table is cut: {summary}"
     return summary
 
 
@@ -303,13 +344,35 @@ def check_form_order(dialog) -> None:
     assert "Field" not in names and len(names) <= 18, names
 
 
-def check_decision_fields_fit(driver, dialog, ui: str) -> dict:
-    """The decision fields and the submit button, all inside the modal and the viewport at once."""
-    anchor = dialog.find_element(By.XPATH, f".{label_xpath('Decision')}")
-    controls = [field(dialog, title) for title in DECISION_FIELDS]
-    geometry = driver.execute_script(FIELDS_PROBE, anchor, controls, submit_button(dialog))
+def fields_geometry(driver, dialog) -> dict:
+    """Where the first five fields and the submit button are, measured without scrolling, once the modal
+    has stopped moving (it animates in; the markdown renders late)."""
+    controls = [field(dialog, title) for title in FIRST_FIELDS]
+    def probe(d):
+        return d.execute_script(FIELDS_PROBE, controls, submit_button(dialog))
+
+    last = [probe(driver)]
+
+    def settled(d):
+        time.sleep(0.3)
+        now = probe(d)
+        same, last[0] = now == last[0], now
+        return same and now
+
+    geometry = WebDriverWait(driver, UI_TIMEOUT, poll_frequency=POLL).until(settled, "the modal keeps moving")
+    geometry["fields"] = dict(zip(FIRST_FIELDS, geometry.pop("shown")))
     assert geometry["viewport"] == [WIDTH_PX, HEIGHT_PX], geometry
-    assert all(geometry["shown"]) and geometry["submit"], f"{ui}: not all decision fields are visible: {geometry}"
+    return geometry
+
+
+def check_decision_fields_in_view(driver, dialog, ui: str) -> dict:
+    """Nothing scrolled, and the four decision fields and the submit button inside the modal's box and the
+    viewport (v1: Comments too; v2's box is 446 px, Comments starts at its bottom edge)."""
+    geometry = fields_geometry(driver, dialog)
+    assert geometry["box_scroll_px"] == 0 and geometry["page_scroll_px"] == 0, f"{ui}: the form was scrolled: {geometry}"
+    wanted = FIRST_FIELDS if ui == "v1" else DECISION_FIELDS
+    assert all(geometry["fields"][t] for t in wanted) and geometry["submit"], \
+        f"{ui}: not every decision field is in view without scrolling: {geometry}"
     return geometry
 
 
@@ -321,53 +384,54 @@ def submit(driver, dialog, artifacts: Path, ui: str) -> None:
     submit_button(dialog).click()
     try:
         WebDriverWait(driver, UI_TIMEOUT).until(EC.invisibility_of_element(dialog))
-    except TimeoutException:
+    except TimeoutException as exc:
         shot(driver, artifacts, f"approval-{ui}-error-modal-still-open.png")
-        raise AssertionError(f"the modal did not close after submit:\n{dialog.text[-1500:]}")
+        raise AssertionError(f"the modal did not close after submit:\n{dialog.text[-1500:]}") from exc
 
 
-@pytest.mark.parametrize("ui", ["v1", "v2"])
-def test_approve_from_the_resume_form_in_the_ui(ui, prefect_server, paused_flow, driver, artifacts, capsys):
+def open_form(driver, prefect_server, paused_flow, ui: str):
     if ui not in prefect_server.ui_settings().get("available_uis", []):
         pytest.skip(f"the server does not serve the {ui} UI")
-    t0, steps = time.monotonic(), []
-
-    def step(name: str) -> None:
-        steps.append(f"{name} {time.monotonic() - t0:.1f}s")
-
-    run_id = paused_flow.paused["id"]
-    page = f"{prefect_server.url}{'/v2' if ui == 'v2' else ''}/runs/flow-run/{run_id}"
+    page = f"{prefect_server.url}{'/v2' if ui == 'v2' else ''}/runs/flow-run/{paused_flow.paused['id']}"
     driver.get(page)
     served, dialog = open_resume_modal(driver)
     assert served == ui, f"expected the {ui} UI at {driver.current_url}, found {served}"
+    return page, dialog
+
+
+class Steps(list):
+    def __init__(self):
+        super().__init__()
+        self.t0 = time.monotonic()
+
+    def __call__(self, name: str) -> None:
+        self.append(f"{name} {time.monotonic() - self.t0:.1f}s")
+
+
+@pytest.mark.parametrize("ui", ["v1", "v2"])
+def test_approve_from_the_resume_form_without_scrolling(ui, prefect_server, paused_flow, driver, artifacts, capsys):
+    step, shots = Steps(), []
+    _, dialog = open_form(driver, prefect_server, paused_flow, ui)
     summary = check_summary(driver, dialog, ui)
     check_form_order(dialog)
-    shots = [shot(driver, artifacts, f"approval-{ui}-1-opened.png")]
-    step("modal open, summary checked")
 
-    # a two-line author (the UI's text box takes Enter) is refused by the flow, which asks again
-    type_into(driver, dialog, "Author", "ui\ntester")
-    submit(driver, dialog, artifacts, ui)
-    paused_flow.wait_for_state(prefect_server, "PAUSED", COMPLETE_TIMEOUT, pause_key="approval-1-2")
-    driver.get(page)
-    _, dialog = open_resume_modal(driver)
-    text = WebDriverWait(driver, UI_TIMEOUT, poll_frequency=POLL).until(
-        lambda d: (t := dialog.get_property("textContent")) and "Rejected" in t and t, "no rejection above the form")
-    assert "author" in text and "one line" in text, text[:600]
-    shots.append(shot(driver, artifacts, f"approval-{ui}-2-rejected.png"))
-    step("bad author asked again")
-
-    # the decision fields, prefilled, fit the 1280x800 window with the submit button (one scroll in v2)
+    # before anything is scrolled or typed: the decision fields, prefilled but for the author, are in view
+    opened = check_decision_fields_in_view(driver, dialog, ui)
+    shots.append(shot(driver, artifacts, f"approval-{ui}-1-opened.png"))
     assert field(dialog, "Applies to").get_property("value") == f">={RUN}"
     assert field(dialog, "Iteration to save").get_property("value") == "1"
     decision = field(dialog, "Decision")
     assert (decision.get_property("value") if decision.tag_name == "select" else decision.text.strip()) == "accept"
-    geometry = check_decision_fields_fit(driver, dialog, ui)
-    type_into(driver, dialog, "Author", AUTHOR)
-    check_decision_fields_fit(driver, dialog, ui)
+    step("modal open, summary and fields in view")
+
+    type_into(driver, dialog, "Author", AUTHOR, scroll=False)  # keeps accept, appliesTo and iteration
+    filled = check_decision_fields_in_view(driver, dialog, ui)
     shots.append(shot(driver, artifacts, f"approval-{ui}-3-filled.png"))
+    if ui == "v2":  # v1 shows the detail unfolded (and squeezes the summary to 0 px)
+        unfolded = check_unfolded_summary(driver, dialog)
+        shots.append(shot(driver, artifacts, f"approval-{ui}-summary-unfolded.png"))
     submit(driver, dialog, artifacts, ui)
-    step("form filled and submitted")
+    step("form filled without scrolling and submitted")
 
     done = paused_flow.wait_for_state(prefect_server, "COMPLETED", COMPLETE_TIMEOUT)
     assert "saved version 1" in (done["state"]["message"] or ""), done["state"]
@@ -389,5 +453,38 @@ def test_approve_from_the_resume_form_in_the_ui(ui, prefect_server, paused_flow,
     shots.append(shot(driver, artifacts, f"approval-{ui}-5-full-report.png"))
     step("full report opened")
     with capsys.disabled():
-        print(f"\n[{ui} UI] {', '.join(steps)}; decision fields {geometry}; screenshots:\n  "
-              + "\n  ".join(map(str, shots)))
+        print(f"\n[{ui} UI] {', '.join(step)}\n  summary {summary['summary']} (line {summary['line_px']} px); "
+              f"opened {opened}\n  filled {filled}"
+              + (f"\n  unfolded table {unfolded['table_px']} px of {unfolded['box_px']} px" if ui == "v2" else "")
+              + "\n  screenshots: " + ", ".join(p.name for p in shots))
+
+
+@pytest.mark.parametrize("ui", ["v1", "v2"])
+def test_a_refused_author_is_asked_again_with_the_reason_above_the_form(ui, prefect_server, paused_flow, driver,
+                                                                        artifacts, capsys):
+    step = Steps()
+    page, dialog = open_form(driver, prefect_server, paused_flow, ui)
+    # a two-line author (the UI's text box takes Enter) is refused by the flow, which asks again
+    type_into(driver, dialog, "Author", "ui\ntester")
+    submit(driver, dialog, artifacts, ui)
+    paused_flow.wait_for_state(prefect_server, "PAUSED", COMPLETE_TIMEOUT, pause_key="approval-1-2")
+    driver.get(page)
+    _, dialog = open_resume_modal(driver)
+    text = WebDriverWait(driver, UI_TIMEOUT, poll_frequency=POLL).until(
+        lambda d: (t := dialog.get_property("textContent")) and "Rejected" in t and t, "no rejection above the form")
+    assert "author" in text and "one line" in text, text[:600]
+    check_summary(driver, dialog, ui)
+    geometry = fields_geometry(driver, dialog)  # the reason's lines push the fields down (v2: Iteration out of view)
+    assert geometry["box_scroll_px"] == 0 and geometry["fields"]["Decision"] and geometry["fields"]["Author"], geometry
+    shot(driver, artifacts, f"approval-{ui}-2-rejected.png")
+    step("bad author asked again")
+
+    choose(driver, dialog, "Decision", "cancel")
+    type_into(driver, dialog, "Author", AUTHOR)
+    submit(driver, dialog, artifacts, ui)
+    done = paused_flow.wait_for_state(prefect_server, "CANCELLED", COMPLETE_TIMEOUT)
+    assert f"cancelled by {AUTHOR}" in (done["state"]["message"] or ""), done["state"]
+    assert list_versions(paused_flow.home, STATE_ID, lite=True) == []
+    step("cancelled from the form, nothing saved")
+    with capsys.disabled():
+        print(f"\n[{ui} UI, rejected form] {', '.join(step)}\n  fields {geometry}")

@@ -1,8 +1,10 @@
-"""The summary above the approval form: verdict first, a table narrow enough for the modal, a link to
-the full report, and why a DIFC comparison is missing (pure functions, no Prefect)."""
+"""The summary above the approval form: one line with the verdict and the link to the full report, the
+detail folded under it (a table narrow enough for the modal, why a DIFC comparison is missing); pure
+functions, no Prefect. The browser test measures the line and the table in the real modal."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import numpy as np
@@ -14,9 +16,12 @@ from snapcal_core.recipe.metrics import DifcChange, GroupMetrics
 from snapcal_core.recipe.result_io import GroupSummary, ResultSummary
 from snapcal_core.report.build import foreign_reason
 from snapcal_core.report.markdown import report_markdown
-from snapcal_core.report.summary import MAX_REASONS_SHOWN, artifact_key, short_summary
+from snapcal_core.report.summary import MAX_REASONS_SHOWN, artifact_key, short_summary, verdict_line
 
 KEY = "calibration-report-run-58810-iteration-2-1a2b3c4d"
+#: Characters of the one-line verdict that stay on one line in the v2 modal (423 px at 14 px: 63 measured
+#: in headless Chromium; 69 wrapped). One line more pushes "Iteration to save" 6 px out of view.
+LINE_CHARS = 63
 LINK = "../../artifacts/artifact/0b1e5a2c-0000-4000-8000-000000000000"
 
 
@@ -45,13 +50,43 @@ def _table_rows(markdown: str) -> list[list[str]]:
     return [[c.strip() for c in line.strip("|").split("|")] for line in markdown.splitlines() if line.startswith("|")]
 
 
-def test_a_passing_run_states_run_iteration_verdict_and_links_the_full_report():
+def _visible(markup: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", markup))
+
+
+def test_a_passing_run_states_run_iteration_verdict_and_links_the_full_report_in_one_line():
     text = _text(_summary([_group(g) for g in range(1, 7)]))
-    assert text.splitlines()[0] == "### Run 58810, iteration 2"
-    assert "**Quality gate: pass**" in text
-    assert f"[{KEY}]({LINK})" in text
+    first = text.splitlines()[0]
+    assert first == (f'<details><summary>Run 58810, iteration 2: <strong>gate pass</strong>, 6/6 groups pass; '
+                     f'<a href="{LINK}" title="{KEY}">full report</a></summary>')
+    assert len(_visible(first)) <= LINE_CHARS
+    assert "**Quality gate: pass**" in text and f"[{KEY}]({LINK})" in text  # folded under the line
     assert "diamond, Column, Lite" in text and "412 of 18432 pixels masked" in text
-    assert text.index(KEY) < text.index("Quality gate")  # the link shows when the modal opens
+
+
+def test_the_detail_is_folded_under_the_line_as_markdown():
+    text = _text(_summary([_group(g) for g in range(1, 7)]))
+    lines = text.splitlines()
+    # an HTML block ends at a blank line: the detail between the blank lines is parsed as markdown
+    assert lines[0].startswith("<details><summary>") and lines[1] == ""
+    assert lines[-2:] == ["", "</details>"] and text.count("<details>") == 1
+    assert "###" not in text and "![" not in text
+
+
+def test_a_held_line_counts_the_passing_groups_and_stays_one_line():
+    groups = [_group(g, sigma=0.02 if g > 2 else 0.005) for g in range(1, 10)]
+    summary = _summary(groups)
+    verdict = evaluate_gate(summary, QualityGate())
+    line = verdict_line(summary, iteration=9, verdict=verdict, report_link=LINK, report_key=KEY)
+    assert _visible(line) == "Run 58810, iteration 9: gate held, 2/9 groups pass; full report"
+    assert len(_visible(line)) <= LINE_CHARS
+
+
+def test_the_line_escapes_the_link():
+    summary = _summary([_group(1)])
+    line = verdict_line(summary, iteration=1, verdict=evaluate_gate(summary, QualityGate()),
+                        report_link='../x?a=1&b="2"', report_key=KEY)
+    assert 'href="../x?a=1&amp;b=&quot;2&quot;"' in line
 
 
 def test_a_held_run_says_why_and_marks_the_failing_groups():
