@@ -8,7 +8,7 @@ bin edges, and produce the same thing: counts per pixel and d bin, over the full
     output with numpy; snapcal_core has no kernel for a *full-range* per-pixel d
     histogram on given edges: ``focus._focus_kernel`` sums groups and ``window_histograms`` only
     fills peak windows). It calls snapcal's own ``d_from_tof_scalar``
-    (``snapcal_core/recipe/focus.py``) per event and bins on the explicit edges. Input: TOFs
+    (``snapcal_core/instrument/tof.py``) per event and bins on the explicit edges. Input: TOFs
     grouped by pixel with pixel start offsets, made by snapcal's ``sort_by_pixel``.
 (b) essdiffraction: ``ess.powder.conversion.to_dspacing_with_calibration(data, calibration)``
     then ``.hist(dspacing=edges)``. ``data`` is a binned ``sc.DataArray`` (dim
@@ -20,7 +20,8 @@ bin edges, and produce the same thing: counts per pixel and d bin, over the full
 Timed: only the conversion + histogram calls (outputs allocated inside), median of
 ``--repeats``, after a warm-up on a small slice (numba compile / cache load, scipp first-call
 overheads), with ``gc.collect()`` and a 0.5 s pause before every timed call so that idle worker
-threads of the other side (OpenMP / TBB spin briefly) do not compete. Building the inputs (random events, sort by pixel, scipp structures) is not timed;
+threads of the other side (OpenMP / TBB spin briefly) do not compete. Building the inputs (random events, sort by
+pixel, scipp structures) is not timed;
 ``sort_by_pixel`` is timed separately and reported on its own row (not in the ratio).
 
 Bin semantics on both sides: event with d goes to bin i iff ``edges[i] <= d < edges[i+1]``
@@ -81,7 +82,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # snapcal, also if
 
 from snapcal_core.constants import REFERENCE_ARC_DEG, REFERENCE_LIN_M  # noqa: E402
 from snapcal_core.instrument.geometry import snap_geometry  # noqa: E402
-from snapcal_core.recipe.focus import d_from_tof_scalar, log_d_edges  # noqa: E402
+from snapcal_core.instrument.tof import d_from_tof_scalar  # noqa: E402
+from snapcal_core.recipe.focus import log_d_edges  # noqa: E402
 from snapcal_core.recipe.pixel_kernels import sort_by_pixel  # noqa: E402
 
 TOF_RANGE_US = (2600.0, 14000.0)
@@ -270,8 +272,9 @@ def main() -> None:
     parser.add_argument("--linear", action="store_true", help="linear d edges (same number of bins)")
     args = parser.parse_args()
 
-    import scipp as sc
     from importlib.metadata import version
+
+    import scipp as sc
 
     n_events, n_pixels = int(args.events), args.pixels
     load0 = os.getloadavg()[0]

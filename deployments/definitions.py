@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from prefect.events import DeploymentEventTrigger
 from prefect.schedules import Cron
 
-ACQUIRED_EVENT = "snap.run.acquired"
+from flows.events import ACQUIRED_EVENT, RUN_RESOURCE_PREFIX
+from snapcal_core.recipe.gate import ApprovalPolicy
+
 POOL = "snapcal-process"
 CALIBRATION = "snap-calibration"
 BATCH = "snap-calibration-batch"
@@ -29,7 +31,7 @@ def _from_payload(field: str, *, typed: bool) -> Any:
     return {"__prefect_kind": "json", "value": template} if typed else template
 
 
-def trigger_parameters(approval: Literal["manual", "gate", "auto"]) -> dict[str, Any]:
+def trigger_parameters(approval: ApprovalPolicy) -> dict[str, Any]:
     """The calibration flow's ``params`` as templated from a ``snap.run.acquired`` event."""
     return {"params": {
         "run_number": _from_payload("run_number", typed=True),
@@ -41,11 +43,11 @@ def trigger_parameters(approval: Literal["manual", "gate", "auto"]) -> dict[str,
     }}
 
 
-def acquisition_trigger(approval: Literal["manual", "gate", "auto"] = "gate") -> DeploymentEventTrigger:
+def acquisition_trigger(approval: ApprovalPolicy = "gate") -> DeploymentEventTrigger:
     """Start a calibration when the watcher announces a calibrant run (one per run: resource snap.run.<n>)."""
     return DeploymentEventTrigger(
         name="calibrate-on-acquisition", description="Calibrate a calibrant run as soon as its file is complete",
-        expect={ACQUIRED_EVENT}, match={"prefect.resource.id": "snap.run.*"},
+        expect={ACQUIRED_EVENT}, match={"prefect.resource.id": f"{RUN_RESOURCE_PREFIX}*"},
         parameters=trigger_parameters(approval))
 
 
@@ -55,7 +57,7 @@ def batch_schedule() -> Cron:
                 parameters={"params": {"runs": [58810], "groupings": ["Column", "Bank"], "approval": "gate"}})
 
 
-def runner_deployments(*, approval: Literal["manual", "gate", "auto"] = "gate") -> list:
+def runner_deployments(*, approval: ApprovalPolicy = "gate") -> list:
     """Both deployments for ``serve`` (no work pool: the serving process runs the flows)."""
     from flows.batch import batch_flow
     from flows.calibration import calibration_flow

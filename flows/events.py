@@ -22,8 +22,12 @@ from prefect.client.orchestration import get_client
 from prefect.events import Event
 from prefect.settings import PREFECT_API_URL
 
-from deployments.definitions import ACQUIRED_EVENT
 from snapcal_core.errors import SnapcalError
+
+#: Name of the event (the deployment trigger expects it).
+ACQUIRED_EVENT = "snap.run.acquired"
+#: Prefix of a run's Prefect resource id, ``snap.run.<run>`` (the trigger matches ``snap.run.*``).
+RUN_RESOURCE_PREFIX = "snap.run."
 
 
 class EventDeliveryError(SnapcalError):
@@ -40,7 +44,8 @@ def acquired_event(payload: dict[str, Any], *, event_id: uuid.UUID | str | None 
     """The ``snap.run.acquired`` event of ``payload["run_number"]`` on the resource ``snap.run.<run>``."""
     run = int(payload["run_number"])
     return Event(event=ACQUIRED_EVENT, payload=payload, id=uuid.UUID(str(event_id)) if event_id else uuid.uuid4(),
-                 resource={"prefect.resource.id": f"snap.run.{run}", "prefect.resource.name": f"SNAP_{run}"})
+                 resource={"prefect.resource.id": f"{RUN_RESOURCE_PREFIX}{run}",
+                           "prefect.resource.name": f"SNAP_{run}"})
 
 
 def emit_acquired(payload: dict[str, Any], *, event_id: uuid.UUID | str | None = None) -> str:

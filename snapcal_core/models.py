@@ -1,7 +1,7 @@
 """Domain nouns shared across steps (one line of meaning each).
 
 Pydantic models cross boundaries (files, Prefect, CLI); arrays live in frozen dataclasses.
-Step-specific types live beside their step (e.g. ``recipe/types.py``) and are re-exported here
+Step-specific types live beside their step (e.g. ``calibrant/types.py``) and are re-exported here
 once stable.
 """
 

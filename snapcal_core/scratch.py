@@ -21,6 +21,11 @@ from snapcal_core.models import EventData, RunMetadata
 
 T = TypeVar("T")
 
+#: The files of an events folder (:func:`save_events`): pixel ids, TOFs, the native pixels screened
+#: at load (when any), run metadata.
+PIXEL_FILE, TOF_FILE = "pixel.npy", "tof_us.npy"
+NATIVE_REASON_FILE, METADATA_FILE = "native_mask_reason.npy", "metadata.json"
+
 
 def events_dir(scratch_dir: Path, *, run_number: int, lite: bool) -> Path:
     """Folder of one run's events in the scratch area."""
@@ -47,12 +52,12 @@ def save_events(events: EventData, folder: Path) -> Path:
     """Write ``events`` into ``folder`` (replaced atomically if it exists) and return it."""
 
     def fill(tmp: Path) -> None:
-        np.save(tmp / "pixel.npy", events.pixel)
-        np.save(tmp / "tof_us.npy", events.tof_us)
+        np.save(tmp / PIXEL_FILE, events.pixel)
+        np.save(tmp / TOF_FILE, events.tof_us)
         if events.native_mask_reason is not None:
-            np.save(tmp / "native_mask_reason.npy", events.native_mask_reason)
+            np.save(tmp / NATIVE_REASON_FILE, events.native_mask_reason)
         meta = {"lite": events.lite, "metadata": events.metadata.model_dump(mode="json")}
-        (tmp / "metadata.json").write_text(json.dumps(meta, indent=1))
+        (tmp / METADATA_FILE).write_text(json.dumps(meta, indent=1))
 
     write_folder(folder, fill)
     return Path(folder)
@@ -61,13 +66,13 @@ def save_events(events: EventData, folder: Path) -> Path:
 def load_events(folder: Path, *, mmap: bool = True) -> EventData:
     """Read events written by :func:`save_events` (memory-mapped by default)."""
     folder = Path(folder)
-    meta = json.loads((folder / "metadata.json").read_text())
+    meta = json.loads((folder / METADATA_FILE).read_text())
     mode = "r" if mmap else None
+    reason = folder / NATIVE_REASON_FILE
     return EventData(
-        pixel=np.load(folder / "pixel.npy", mmap_mode=mode),
-        tof_us=np.load(folder / "tof_us.npy", mmap_mode=mode),
+        pixel=np.load(folder / PIXEL_FILE, mmap_mode=mode),
+        tof_us=np.load(folder / TOF_FILE, mmap_mode=mode),
         lite=bool(meta["lite"]),
         metadata=RunMetadata.model_validate(meta["metadata"]),
-        native_mask_reason=np.load(folder / "native_mask_reason.npy") if (folder / "native_mask_reason.npy").is_file()
-        else None,
+        native_mask_reason=np.load(reason) if reason.is_file() else None,
     )

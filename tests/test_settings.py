@@ -24,7 +24,7 @@ def test_toml_file_and_environment(tmp_path, monkeypatch):
 
 
 def test_config_and_groups_commands(settings_env):
-    from snapcal_core.cli import _register_all, app
+    from cli import _register_all, app
 
     _register_all()
     out = CliRunner().invoke(app, ["config", "--json"])
@@ -38,7 +38,7 @@ def test_config_and_groups_commands(settings_env):
 
 def test_config_table_with_the_default_settings_shows_unset_paths(settings_env):
     """Without --json too: the optional rule file is None by default and shows as not set."""
-    from snapcal_core.cli import _register_all, app
+    from cli import _register_all, app
 
     _register_all()
     out = CliRunner().invoke(app, ["config"])

@@ -8,6 +8,7 @@ for the ``crystallography`` block.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -54,7 +55,7 @@ class Calibrant(BaseModel):
     name: str
     unique_id: str = "000"
     date: str | None = None
-    geometry: dict | None = None
+    geometry: dict[str, Any] | None = None
     material: Material | None = None
     crystallography: Crystallography | None = None
     ncrystal_material: str | None = Field(None, alias="ncrystalMaterial",
@@ -62,7 +63,7 @@ class Calibrant(BaseModel):
     source: str = Field("", exclude=True, description="File the sample was read from ('NCrystal' for a bare material)")
 
     @model_validator(mode="after")
-    def _has_structure(self) -> "Calibrant":
+    def _has_structure(self) -> Calibrant:
         if self.crystallography is None and self.ncrystal_material is None:
             raise ValueError("needs 'crystallography' or 'ncrystalMaterial'")
         return self

@@ -13,16 +13,11 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from snapcal_core.calibrant.reflections import Reflection
-from snapcal_core.constants import DIFC_FACTOR_US_PER_ANGSTROM_M, L1_M
+from snapcal_core.calibrant.types import GroupPeakList, PredictedPeak
+from snapcal_core.constants import DIFC_FACTOR_US_PER_ANGSTROM_M, FWHM_PER_SIGMA, L1_M
 from snapcal_core.errors import PeakListError
+from snapcal_core.instrument.resolution import b2b_beta_per_us
 from snapcal_core.instrument.types import GroupParameters
-from snapcal_core.recipe.types import GroupPeakList, PredictedPeak
-
-#: FWHM of a Gaussian in units of its sigma, :math:`2\sqrt{2\ln 2}`.
-FWHM_PER_SIGMA = 2.35482
-#: Back-to-back-exponential decay constant in TOF, :math:`\beta_T = a + b/d^4` (1/us).
-BETA_T_A_PER_US = 0.02
-BETA_T_B_ANGSTROM4_PER_US = 0.05
 
 
 class PeakSettings(BaseModel):
@@ -42,25 +37,27 @@ def peak_window(
     r"""``(fwhm, d_lo, d_hi)`` of a reflection in a group, all in angstrom.
 
     .. math::
-        \mathrm{FWHM} = 2.35482 \cdot \tfrac12 (\Delta d/d)_g\, d, \qquad
+        \mathrm{FWHM} = 2\sqrt{2\ln 2} \cdot \tfrac12 (\Delta d/d)_g\, d, \qquad
         [d - l\,\mathrm{FWHM},\; d + r\,\mathrm{FWHM} + 2/\beta_d],
 
-        \beta_T = 0.02 + 0.05/d^4, \qquad
-        \beta_d = \tfrac{2 m_n}{h} (L_1 + L_{2,g}) \sin\theta_g\, \beta_T
+        \beta_d = \tfrac{2 m_n}{h} (L_1 + L_{2,g}) \sin\theta_g\, \beta_T(d)
 
     (:math:`\beta_d = \mathrm{DIFC}_g\,\beta_T` converts the exponential tail from TOF to d;
-    ``2 m_n / h = 505.5568`` us/(angstrom m)).
+    ``2 m_n / h = 505.5568`` us/(angstrom m); :math:`\beta_T` is the instrument's tail law,
+    :func:`~snapcal_core.instrument.resolution.b2b_beta_per_us`).
     """
     fwhm = FWHM_PER_SIGMA * 0.5 * group.delta_d_over_d * d_angstrom
-    beta_t = BETA_T_A_PER_US + BETA_T_B_ANGSTROM4_PER_US / d_angstrom**4
+    beta_t = b2b_beta_per_us(d_angstrom=d_angstrom)
     l_total_m = L1_M + group.l2_m
     beta_d = DIFC_FACTOR_US_PER_ANGSTROM_M * l_total_m * np.sin(0.5 * group.two_theta_rad) * beta_t
     return fwhm, d_angstrom - left * fwhm, d_angstrom + right * fwhm + 2.0 / beta_d
 
 
-def _in_range(reflections: Sequence[Reflection], group: GroupParameters, s: PeakSettings) -> tuple[list, list]:
+def _in_range(reflections: Sequence[Reflection], group: GroupParameters, s: PeakSettings
+              ) -> tuple[list[PredictedPeak], list[float]]:
     """Peaks inside the crystal d range whose window fits the group's reachable range; and the rest."""
-    kept, dropped = [], []
+    kept: list[PredictedPeak] = []
+    dropped: list[float] = []
     d_lo, d_hi = group.peak_d_range_angstrom
     for r in reflections:
         fwhm, lo, hi = peak_window(d_angstrom=r.d_angstrom, group=group, left=s.fwhm_multiplier_left,

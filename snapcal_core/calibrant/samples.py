@@ -36,6 +36,8 @@ def calibrant_material(calibrant: Calibrant) -> str:
     if calibrant.ncrystal_material:
         return calibrant.ncrystal_material
     try:
+        if calibrant.crystallography is None:  # ncrystalMaterial "" passes the model's check
+            raise CalibrantError("needs 'crystallography' or 'ncrystalMaterial'")
         return registered_material(calibrant.crystallography)
     except CalibrantError as exc:
         raise CalibrantError(f"sample '{calibrant.name}' ({calibrant.source or 'in memory'}): {exc}") from exc

@@ -65,7 +65,7 @@ def _labels(atoms: list[Atom]) -> list[str]:
     """One NCrystal label per site: the element when its sites share Uiso and occupancy, else ``<el>_site<i>``."""
     elements = [_element(a) for a in atoms]
     labels = []
-    for i, (el, atom) in enumerate(zip(elements, atoms)):
+    for i, el in enumerate(elements):
         same = [(a.adp, a.site_occupation_factor) for e, a in zip(elements, atoms) if e == el]
         labels.append(el if len(set(same)) == 1 else f"{el}_site{i}")
     return labels

@@ -23,6 +23,7 @@ import numpy as np
 from snapcal_core.constants import LITE_PIXELS_PER_PANEL, N_LITE_PIXELS, N_NATIVE_PIXELS, N_PANELS, PIXELS_PER_PANEL
 from snapcal_core.errors import CorruptFileError, GroupingError
 from snapcal_core.instrument.types import Grouping
+from snapcal_core.io.detector_xml import component_ids, node_text, parse_detids
 from snapcal_core.io.diffcal import DiffCalTable, read_diffcal, write_diffcal
 
 #: Group of each of the 18 panels, per built-in grouping (SCIENCE.md "Standard groupings").
@@ -30,16 +31,6 @@ PANEL_GROUPS: dict[str, tuple[int, ...]] = {
     "Column": (1, 1, 1, 2, 2, 2, 3, 3, 3, 6, 6, 6, 5, 5, 5, 4, 4, 4),
     "Bank": (1,) * 9 + (2,) * 9,
     "All": (1,) * N_PANELS,
-}
-
-#: Panels (ids ``k * per_panel ...``) of each named component of the SNAP IDF. ``bank<c><r>`` is
-#: panel ``3(c-1) + (r-1)``; IDF type ``Column4`` holds bank61-63, ``Column6`` bank41-43.
-_COLUMN_PANELS = {1: (0, 1, 2), 2: (3, 4, 5), 3: (6, 7, 8), 4: (15, 16, 17), 5: (12, 13, 14), 6: (9, 10, 11)}
-COMPONENT_PANELS: dict[str, tuple[int, ...]] = {
-    **{f"bank{c}{r}": (3 * (c - 1) + (r - 1),) for c in range(1, 7) for r in range(1, 4)},
-    **{f"Column{c}": panels for c, panels in _COLUMN_PANELS.items()},
-    "East": tuple(range(9)),
-    "West": tuple(range(9, 18)),
 }
 
 
@@ -61,39 +52,6 @@ def builtin_grouping(name: str, *, lite: bool) -> Grouping:
     return Grouping(name=key, lite=lite, group_of_pixel=groups)
 
 
-def _parse_detids(text: str, path: Path) -> np.ndarray:
-    """``"3, 34-44,47"`` -> ids 3, 34..44, 47 (ranges inclusive)."""
-    ids: list[np.ndarray] = []
-    for part in text.replace(" ", "").replace("\n", "").replace("\t", "").split(","):
-        if not part:
-            continue
-        try:
-            if "-" in part:
-                lo, hi = (int(v) for v in part.split("-", 1))
-                if hi < lo:
-                    raise ValueError
-                ids.append(np.arange(lo, hi + 1, dtype=np.int64))
-            else:
-                ids.append(np.array([int(part)], dtype=np.int64))
-        except ValueError:
-            raise GroupingError(f"{path}: malformed detector ids {part!r}") from None
-    return np.concatenate(ids) if ids else np.zeros(0, np.int64)
-
-
-def _node_text(node: ET.Element) -> str:
-    return ",".join(t for t in (node.attrib.get("val", ""), node.text or "") if t.strip())
-
-
-def _component_ids(names: str, path: Path, lite: bool) -> np.ndarray:
-    per_panel = LITE_PIXELS_PER_PANEL if lite else PIXELS_PER_PANEL
-    ids = []
-    for name in filter(None, (n.strip() for n in names.split(","))):
-        if name not in COMPONENT_PANELS:
-            raise GroupingError(f"{path}: unknown SNAP component {name!r} (bank11..bank63, Column1..6, East, West)")
-        ids += [np.arange(k * per_panel, (k + 1) * per_panel) for k in COMPONENT_PANELS[name]]
-    return np.concatenate(ids) if ids else np.zeros(0, np.int64)
-
-
 def _xml_root(path: Path) -> ET.Element:
     try:
         root = ET.parse(path).getroot()
@@ -113,7 +71,7 @@ def _xml_lite(root: ET.Element, path: Path, lite: bool | None) -> bool:
         return "LITE" in instrument.upper()
     if lite is not None:
         return lite
-    ids = _parse_detids(",".join(_node_text(n) for n in root.iter("detids")), path)
+    ids = parse_detids(",".join(node_text(n) for n in root.iter("detids")), path)
     if not ids.size:
         raise GroupingError(f"{path}: no instrument attribute and no <detids>: cannot tell native from Lite")
     return bool(ids.max() < N_LITE_PIXELS)
@@ -132,9 +90,9 @@ def _read_xml(path: Path, lite: bool | None) -> tuple[np.ndarray, np.ndarray, bo
             raise GroupingError(f"{path}: group ID {gid} must be positive (0 means 'in no group')")
         for node in group:
             if node.tag == "detids":
-                ids = _parse_detids(_node_text(node), path)
+                ids = parse_detids(node_text(node), path)
             elif node.tag == "component":
-                ids = _component_ids(_node_text(node), path, file_lite)
+                ids = component_ids(node_text(node), path, file_lite)
             else:
                 raise GroupingError(f"{path}: group {gid}: <{node.tag}> is not supported (use <detids> or <component>)")
             detids.append(ids)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from snapcal_core.constants import LITE_BLOCK, PIXEL_DEPTH_M, PIXEL_PITCH_M
 from snapcal_core.instrument.geometry import InstrumentGeometry
 
 #: Mantid ``CSGObject::cuboidSolidAngle``'s 12 triangles over its 8 corners (0-based).
@@ -48,7 +49,8 @@ class Cuboid:
         return float(size[0]), float(size[1]), float(size[2])
 
 
-_A_NATIVE, _A_LITE, _DEPTH = 0.000309, 0.002472, 0.0001
+#: Half widths of the native pixel and of the Lite superpixel (0.309 mm, 2.472 mm), and the depth.
+_A_NATIVE, _A_LITE, _DEPTH = 0.5 * PIXEL_PITCH_M, 0.5 * LITE_BLOCK * PIXEL_PITCH_M, PIXEL_DEPTH_M
 #: SNAP_Definition.xml's pixel.
 NATIVE_PIXEL = Cuboid((-_A_NATIVE, -_A_NATIVE, 0.0), (-_A_NATIVE, _A_NATIVE, 0.0),
                       (-_A_NATIVE, -_A_NATIVE, -_DEPTH), (_A_NATIVE, -_A_NATIVE, 0.0))

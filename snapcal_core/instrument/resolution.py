@@ -1,11 +1,36 @@
-"""Instrument resolution of SNAP."""
+"""Instrument resolution of SNAP: the d widths of a pixel and a group, and the tail law of its TOF peaks."""
 
 from __future__ import annotations
+
+from typing import overload
 
 import numpy as np
 
 from snapcal_core.constants import DL_OVER_L, DT_OVER_T, DTHETA_RAD, NOMINAL_L2_M
 from snapcal_core.instrument.geometry import InstrumentGeometry
+
+#: Constant term a of the tail law ``beta_T = a + b / d^4`` (:func:`b2b_beta_per_us`), 1/us.
+BETA_T_A_PER_US: float = 0.02
+#: d^-4 coefficient b of the tail law, angstrom^4/us.
+BETA_T_B_ANGSTROM4_PER_US: float = 0.05
+#: Rise rate of the back-to-back exponential as a multiple of its decay rate, ``alpha_T = 8 beta_T``.
+ALPHA_OVER_BETA: float = 8.0
+
+
+@overload
+def b2b_beta_per_us(*, d_angstrom: float) -> float: ...
+@overload
+def b2b_beta_per_us(*, d_angstrom: np.ndarray) -> np.ndarray: ...
+def b2b_beta_per_us(*, d_angstrom: float | np.ndarray) -> float | np.ndarray:
+    r"""Decay rate of the back-to-back exponential tail of a TOF peak at d, per us (SCIENCE.md).
+
+    .. math:: \beta_T = 0.02 + 0.05 / d^4
+
+    and the rise rate is :math:`\alpha_T = 8 \beta_T` (:data:`ALPHA_OVER_BETA`). The tail is constant
+    in TOF; in d its rate is :math:`\mathrm{DIFC}\,\beta_T`. A float stays a float. The simulator's
+    numba kernel evaluates the same expression with these constants passed in as arguments.
+    """
+    return BETA_T_A_PER_US + BETA_T_B_ANGSTROM4_PER_US / d_angstrom**4
 
 
 def delta_d_over_d(*, two_theta_rad: np.ndarray | float) -> np.ndarray:

@@ -32,7 +32,7 @@ import numpy as np
 
 from snapcal_core.constants import N_LITE_PIXELS, N_NATIVE_PIXELS
 from snapcal_core.errors import CorruptFileError, GroupingError, MaskFileError, MaskInstrumentError, MaskSizeError
-from snapcal_core.instrument.groupings import _component_ids, _node_text, _parse_detids
+from snapcal_core.io.detector_xml import component_ids, node_text, parse_detids
 from snapcal_core.io.diffcal import DiffCalTable, read_mask, write_diffcal
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
@@ -206,9 +206,9 @@ def _read_xml(path: Path, n_pixels: int, lite: bool) -> np.ndarray:
             for node in group:
                 name = node.tag.rsplit("}", 1)[-1]
                 if name == "detids":
-                    ids.append(_parse_detids(_node_text(node), path))
+                    ids.append(parse_detids(node_text(node), path))
                 elif name == "component":
-                    ids.append(_component_ids(_node_text(node), path, lite))
+                    ids.append(component_ids(node_text(node), path, lite))
                 elif name == "ids":
                     raise MaskFileError(f"mask {path}: <ids> (spectrum numbers) is not read: spectra depend on a "
                                         "workspace; list detector ids in <detids>")

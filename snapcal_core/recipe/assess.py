@@ -22,9 +22,9 @@ from snapcal_core.errors import GroupMappingError, MissingGeometryError, PeakLis
 from snapcal_core.instrument.geometry import difc_from_geometry, snap_geometry
 from snapcal_core.instrument.parameters import group_parameters
 from snapcal_core.instrument.resolution import delta_d_over_d
-from snapcal_core.instrument.types import GroupParameters, Grouping
+from snapcal_core.instrument.tof import d_from_tof
+from snapcal_core.instrument.types import Grouping, GroupParameters
 from snapcal_core.io.nxprocessed import UNITS_TOF, FocusedWorkspace, read_focused_workspace
-from snapcal_core.recipe.difc_fit import d_from_tof
 from snapcal_core.recipe.metrics import GroupMetrics, group_metrics
 from snapcal_core.recipe.peakfit import PeakFit, PeakFitSettings, fit_peaks
 

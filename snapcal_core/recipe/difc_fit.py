@@ -96,18 +96,3 @@ def combine_with_previous(
     scale = fit.difc / difc_arb
     ratio = difc_prev / difc_arb
     return scale * difc_prev, scale**2 * difa_prev + ratio * fit.difa, tzero_prev + ratio * fit.tzero
-
-
-def d_from_tof(*, tof_us: np.ndarray, difc: np.ndarray | float, difa: np.ndarray | float = 0.0,
-               tzero: np.ndarray | float = 0.0) -> np.ndarray:
-    r"""Smallest positive root of :math:`\mathrm{TOF} = \mathrm{DIFA}\,d^2 + \mathrm{DIFC}\,d + T_0`.
-
-    DIFA = 0: :math:`d = (\mathrm{TOF} - T_0)/\mathrm{DIFC}`; otherwise, stably,
-    :math:`s = 1 + 4\,\mathrm{DIFA}(\mathrm{TOF}-T_0)/\mathrm{DIFC}^2` and
-    :math:`d = (\mathrm{TOF}-T_0) / (\tfrac12 \mathrm{DIFC} (1 + \sqrt s))`; NaN where s < 0.
-    """
-    t = np.asarray(tof_us, dtype=np.float64) - tzero
-    difc = np.asarray(difc, dtype=np.float64)
-    s = 1.0 + 4.0 * np.asarray(difa) * t / difc**2
-    with np.errstate(invalid="ignore"):
-        return np.where(s >= 0, t / (0.5 * difc * (1.0 + np.sqrt(np.where(s >= 0, s, 0.0)))), np.nan)

@@ -21,7 +21,6 @@ is masked only by a fluctuation of ``p_value`` or less. The result is data: a re
 
 from __future__ import annotations
 
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import ndimage, stats
@@ -123,7 +122,8 @@ class MaskSummary(BaseModel):
 
     group_id: int
     n_pixels: int
-    by_reason: dict[str, int] = Field(description="Masked pixels per reason name (dead, hot, noisy, failed_fit, user, low_counts)")
+    by_reason: dict[str, int] = Field(
+        description="Masked pixels per reason name (dead, hot, noisy, failed_fit, user, low_counts)")
 
     @property
     def n_masked(self) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from snapcal_core.instrument.tof import d_from_tof_scalar
 from snapcal_core.io.diffcal import DiffCalTable
 
 
@@ -25,10 +26,12 @@ class FocusedSpectra:
 
     @property
     def d_centres_angstrom(self) -> np.ndarray:
-        return np.sqrt(self.d_edges_angstrom[:-1] * self.d_edges_angstrom[1:])
+        centres: np.ndarray = np.sqrt(self.d_edges_angstrom[:-1] * self.d_edges_angstrom[1:])
+        return centres
 
     def spectrum(self, group_id: int) -> np.ndarray:
-        return self.counts[int(np.searchsorted(self.group_ids, group_id))]
+        row: np.ndarray = self.counts[int(np.searchsorted(self.group_ids, group_id))]
+        return row
 
 
 def log_d_edges(*, d_min_angstrom: float, d_max_angstrom: float, log_step: float) -> np.ndarray:
@@ -37,20 +40,10 @@ def log_d_edges(*, d_min_angstrom: float, d_max_angstrom: float, log_step: float
     return d_min_angstrom * np.power(1.0 + abs(log_step), np.arange(n + 1))
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
-def d_from_tof_scalar(tof: float, difc: float, difa: float, tzero: float) -> float:
-    """Smallest positive root of ``DIFA d^2 + DIFC d + TZERO = TOF`` (stable form, NaN if none)."""
-    t = tof - tzero
-    if difa == 0.0:
-        return t / difc
-    s = 1.0 + 4.0 * difa * t / (difc * difc)
-    if s < 0.0:
-        return np.nan
-    return t / (0.5 * difc * (1.0 + np.sqrt(s)))
-
-
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _focus_kernel(pixel, tof, row_of_pixel, difc, difa, tzero, log_d0, inv_log_step, n_bins, n_rows, n_chunks):
+def _focus_kernel(pixel: np.ndarray, tof: np.ndarray, row_of_pixel: np.ndarray, difc: np.ndarray, difa: np.ndarray,
+                  tzero: np.ndarray, log_d0: float, inv_log_step: float, n_bins: int, n_rows: int,
+                  n_chunks: int) -> np.ndarray:
     partial = np.zeros((n_chunks, n_rows, n_bins))
     n = pixel.shape[0]
     size = (n + n_chunks - 1) // n_chunks
@@ -66,11 +59,12 @@ def _focus_kernel(pixel, tof, row_of_pixel, difc, difa, tzero, log_d0, inv_log_s
             b = int(np.floor((np.log(d) - log_d0) * inv_log_step))
             if 0 <= b < n_bins:
                 partial[c, row, b] += 1.0
-    return partial.sum(axis=0)
+    counts: np.ndarray = partial.sum(axis=0)
+    return counts
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _count_kernel(pixel, n_pixels, n_chunks):
+def _count_kernel(pixel: np.ndarray, n_pixels: int, n_chunks: int) -> np.ndarray:
     partial = np.zeros((n_chunks, n_pixels), np.int64)
     n = pixel.shape[0]
     size = (n + n_chunks - 1) // n_chunks
@@ -78,7 +72,8 @@ def _count_kernel(pixel, n_pixels, n_chunks):
         for i in range(c * size, min(n, (c + 1) * size)):
             if pixel[i] < n_pixels:
                 partial[c, pixel[i]] += 1
-    return partial.sum(axis=0)
+    counts: np.ndarray = partial.sum(axis=0)
+    return counts
 
 
 def counts_per_pixel(pixel: np.ndarray, n_pixels: int) -> np.ndarray:

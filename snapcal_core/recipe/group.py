@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from snapcal_core.calibrant.types import GroupPeakList
 from snapcal_core.instrument.types import GroupParameters
 from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.recipe.difc_fit import DifcFit, DifcOutcome, FitMode, combine_with_previous, fit_difc_from_peaks
@@ -14,7 +15,6 @@ from snapcal_core.recipe.focus import FocusedSpectra
 from snapcal_core.recipe.metrics import GroupMetrics, group_metrics
 from snapcal_core.recipe.mixture import PeakMixture
 from snapcal_core.recipe.peakfit import PeakFit, PeakFitSettings, fit_peaks
-from snapcal_core.recipe.types import GroupPeakList
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from snapcal_core.calibrant.types import GroupPeakList
 from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.recipe.focus import FocusedSpectra, focus_events
 from snapcal_core.recipe.pixel import PixelCalibrationResult, PixelCalibrationSettings, calibrate_pixels
-from snapcal_core.recipe.types import GroupPeakList
 
 
 @dataclass(frozen=True)

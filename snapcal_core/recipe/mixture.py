@@ -24,9 +24,9 @@ import numba
 import numpy as np
 from pydantic import BaseModel, Field
 
+from snapcal_core.calibrant.types import GroupPeakList
+from snapcal_core.instrument.tof import d_from_tof_scalar
 from snapcal_core.io.diffcal import DiffCalTable
-from snapcal_core.recipe.focus import d_from_tof_scalar
-from snapcal_core.recipe.types import GroupPeakList
 
 N_COMPONENTS = 8
 
@@ -40,8 +40,9 @@ class PeakMixture(BaseModel):
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _component_sums(pixel, tof, row_of_pixel, component_of_pixel, difc, difa, tzero, sigma_rel, core_lo, core_hi,
-                    n_peaks, n_components, n_chunks):
+def _component_sums(pixel: np.ndarray, tof: np.ndarray, row_of_pixel: np.ndarray, component_of_pixel: np.ndarray,
+                    difc: np.ndarray, difa: np.ndarray, tzero: np.ndarray, sigma_rel: np.ndarray, core_lo: np.ndarray,
+                    core_hi: np.ndarray, n_peaks: np.ndarray, n_components: int, n_chunks: int) -> np.ndarray:
     """Per (group row, peak, component): events in the peak core, their sum of 1/DIFC_p and of sigma_p."""
     n_rows, max_peaks = core_lo.shape
     out = np.zeros((n_chunks, 3, n_rows, max_peaks, n_components))
@@ -61,7 +62,8 @@ def _component_sums(pixel, tof, row_of_pixel, component_of_pixel, difc, difa, tz
                     out[c, 1, row, k, b] += 1.0 / difc[p]
                     out[c, 2, row, k, b] += sigma_rel[p]
                     break
-    return out.sum(axis=0)
+    sums: np.ndarray = out.sum(axis=0)
+    return sums
 
 
 def _components(group_of_pixel: np.ndarray, table: DiffCalTable, row_of_pixel: np.ndarray, n: int) -> np.ndarray:

@@ -11,9 +11,11 @@ import numpy as np
 from pydantic import BaseModel, Field
 from scipy.optimize import least_squares
 
+from snapcal_core.calibrant.types import PredictedPeak
+from snapcal_core.constants import FWHM_PER_SIGMA
+from snapcal_core.instrument.resolution import ALPHA_OVER_BETA, b2b_beta_per_us
 from snapcal_core.recipe.mixture import PeakMixture, harmonic_difc
 from snapcal_core.recipe.profiles import back_to_back, back_to_back_mixture, gaussian
-from snapcal_core.recipe.types import PredictedPeak
 
 
 class PeakOutcome(str, enum.Enum):
@@ -34,9 +36,11 @@ class PeakFitSettings(BaseModel):
     max_chi2: float = Field(10.0, description="Reject fits with reduced chi2 above this (MaxChiSq)")
     min_counts: float = Field(30.0, description="Reject peaks with fewer net counts than this")
     min_significance: float = Field(3.0, description="Reject peaks whose area is below this many standard errors")
-    alpha_over_beta: float = Field(8.0, description="B2B rise rate as a multiple of the decay rate (held fixed)")
+    alpha_over_beta: float = Field(ALPHA_OVER_BETA, description="B2B rise rate as a multiple of the decay rate "
+                                   "(held fixed)")
     fit_beta: bool = Field(
-        False, description="Fit each peak's B2B decay rate (start: the instrument's law 0.02 + 0.05/d^4 per us) "
+        False, description="Fit each peak's B2B decay rate (start: the instrument's tail law, "
+        "instrument/resolution.py) "
         "instead of holding it at the law. Held (default): group DIFC to 3-6 ppm (1 sigma, groups 1-5) on 2e7 "
         "Lite events; free: 10-26 ppm, since a peak's onset and its tail trade off (docs/accuracy.md)")
     pixel_mixture: bool = Field(
@@ -87,14 +91,14 @@ def fit_peak(
     width = np.gradient(xs)
     edge = max(2, xs.size // 8)
     bg = float(np.median(np.r_[ys[:edge], ys[-edge:]]))
-    net = float(np.sum((ys - bg)))
+    net = float(np.sum(ys - bg))
     if net < settings.min_counts:
         return _failed(d_ref_angstrom, window, PeakOutcome.TOO_FEW_COUNTS)
     x_max = float(xs[np.argmax(ys)])
     if settings.profile == "gaussian":
         free = np.ones(5, bool)
         p0 = np.array([max(ys.max() - bg, 1.0), x_max, sigma_guess, bg, 0.0])
-        model: Callable = gaussian
+        model: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] = gaussian
     else:
         beta = beta if beta is not None else 1.0 / (3 * sigma_guess)
         free = np.array([True, True, False, settings.fit_beta, True, True, True])
@@ -107,19 +111,21 @@ def fit_peak(
 
     ws_bin = ws * width / np.mean(width)  # model is a density in x; bins (log) are wider at larger x
 
-    def residual(q):
+    def residual(q: np.ndarray) -> np.ndarray:
         p = p0.copy()
         p[free] = q
-        return model(xs, p)[0] * ws_bin - ys * ws
+        res: np.ndarray = model(xs, p)[0] * ws_bin - ys * ws
+        return res
 
-    def jacobian(q):
+    def jacobian(q: np.ndarray) -> np.ndarray:
         p = p0.copy()
         p[free] = q
-        return model(xs, p)[1][:, free] * ws_bin[:, None]
+        jac: np.ndarray = model(xs, p)[1][:, free] * ws_bin[:, None]
+        return jac
 
     lo = np.full(free.sum(), -np.inf)
     hi = np.full(free.sum(), np.inf)
-    index = list(np.flatnonzero(free))
+    index = [int(i) for i in np.flatnonzero(free)]
     s_idx = 2 if settings.profile == "gaussian" else 4
     lo[index.index(s_idx)] = 1e-6 * sigma_guess
     if settings.profile == "b2b" and settings.fit_beta:
@@ -166,11 +172,6 @@ def _judge(fit: PeakFit, settings: PeakFitSettings) -> PeakOutcome:
     return PeakOutcome.ACCEPTED
 
 
-def b2b_beta_per_us(d_angstrom: float) -> float:
-    """Decay rate of the TOF peak tail: ``beta_T = 0.02 + 0.05 / d^4`` per us (SCIENCE.md)."""
-    return 0.02 + 0.05 / d_angstrom**4
-
-
 def fit_peaks(
     *, x: np.ndarray, y: np.ndarray, variance: np.ndarray, peaks: Sequence[PredictedPeak], settings: PeakFitSettings,
     x_per_angstrom: float, difc_us_per_angstrom: float, mixtures: Sequence[PeakMixture | None] | None = None,
@@ -188,8 +189,8 @@ def fit_peaks(
         difc = harmonic_difc(mix) if mix is not None else difc_us_per_angstrom
         fits.append(fit_peak(
             x=x, y=y, variance=variance, window=(pk.d_min_angstrom * x_per_angstrom, pk.d_max_angstrom * x_per_angstrom),
-            d_ref_angstrom=pk.d_angstrom, sigma_guess=pk.fwhm_angstrom / 2.35482 * x_per_angstrom,
-            settings=settings, beta=b2b_beta_per_us(pk.d_angstrom) * difc / x_per_angstrom,
+            d_ref_angstrom=pk.d_angstrom, sigma_guess=pk.fwhm_angstrom / FWHM_PER_SIGMA * x_per_angstrom,
+            settings=settings, beta=b2b_beta_per_us(d_angstrom=pk.d_angstrom) * difc / x_per_angstrom,
             mixture=None if mix is None else (np.asarray(mix.weights), np.asarray(mix.difc_us_per_angstrom) / difc,
                                               np.asarray(mix.width_scale)),
         ))

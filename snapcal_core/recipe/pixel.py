@@ -20,12 +20,14 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from snapcal_core.constants import FWHM_PER_SIGMA
 from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.recipe import pixel_kernels as k
-from snapcal_core.recipe.faulty import FaultySettings, MaskReason, faulty_pixels
-from snapcal_core.recipe.types import GroupPeakList
+from snapcal_core.data.screen import MaskReason
+from snapcal_core.recipe.faulty import FaultySettings, faulty_pixels
+from snapcal_core.calibrant.types import GroupPeakList
 
-FWHM_PER_HALF_DD = 2.35482 * 0.5
+FWHM_PER_HALF_DD = FWHM_PER_SIGMA * 0.5
 
 
 class PixelCalibrationSettings(BaseModel):
@@ -186,12 +188,13 @@ def start_loop(
     *, pixel: np.ndarray, tof_us: np.ndarray, group_of_pixel: np.ndarray, peaks: Sequence[GroupPeakList],
     table: DiffCalTable, settings: PixelCalibrationSettings = PixelCalibrationSettings(),
     input_use: np.ndarray | None = None, known_reason: np.ndarray | None = None,
-    input_reason: np.ndarray | None = None,
+    input_reason: np.ndarray | None = None, sorted_events: SortedEvents | None = None,
 ) -> PixelLoop:
     """Prepare the loop from ``table`` (current constants); ``input_use`` is the mask before the loop,
     ``known_reason`` the reasons of pixels already found faulty (native pixels screened at load),
     ``input_reason`` why the input's masked pixels are masked (a previous iteration's reasons, when
-    iterating from its table; where NONE, or without it: the user's mask)."""
+    iterating from its table; where NONE, or without it: the user's mask). ``sorted_events``: these
+    events already sorted by pixel (:func:`sort_events`; sorting is the loop's dearest setup)."""
     peaks = sorted(peaks, key=lambda g: g.group_id)
     windows = plan_windows(peaks, settings)
     row_group = _row_group(group_of_pixel, windows.group_ids)
@@ -202,7 +205,8 @@ def start_loop(
                                     difc_uncertainty=np.full(difc.shape, np.nan),
                                     statistical_bound=np.full(difc.shape, np.nan), offsets_bins=np.zeros(difc.shape),
                                     counts_in_windows=np.zeros(difc.shape), log_step=windows.log_step)
-    return PixelLoop(windows=windows, row_group=row_group, events=sort_events(pixel, tof_us, group_of_pixel.shape[0]),
+    return PixelLoop(windows=windows, row_group=row_group,
+                     events=sorted_events or sort_events(pixel, tof_us, group_of_pixel.shape[0]),
                      table=table, input_masked=in_group & (base_use == 0), group_of_pixel=group_of_pixel,
                      settings=settings, result=result,
                      known=known_reason if known_reason is not None and known_reason.shape == group_of_pixel.shape
@@ -281,7 +285,8 @@ def _too_few_events(loop: PixelLoop) -> np.ndarray:
         share = float(np.median(r.counts_in_windows[used] / total[used])) if used.any() else 0.0
         expected[sel] = total[sel] * share
     limit = loop.settings.min_counts + 3.0 * np.sqrt(loop.settings.min_counts)
-    return (loop.row_group >= 0) & (expected < limit)
+    sparse: np.ndarray = (loop.row_group >= 0) & (expected < limit)
+    return sparse
 
 
 def calibrate_pixels(
@@ -301,7 +306,8 @@ def calibrate_pixels(
     return finish_loop(loop)
 
 
-def _iteration_stats(it: int, offsets: np.ndarray, in_group, use, input_masked) -> PixelIteration:
+def _iteration_stats(it: int, offsets: np.ndarray, in_group: np.ndarray, use: np.ndarray,
+                     input_masked: np.ndarray) -> PixelIteration:
     a = np.abs(offsets)
     return PixelIteration(
         iteration=it, median_abs_offset_bins=float(np.median(a)) if a.size else float("nan"),

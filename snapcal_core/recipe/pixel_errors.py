@@ -9,7 +9,8 @@ import numpy as np
 
 
 @numba.njit(nogil=True, cache=True)
-def window_information(ref, floor, m, offsets, nbins, count):
+def window_information(ref: np.ndarray, floor: float, m: int, offsets: np.ndarray, nbins: np.ndarray,
+                       count: int) -> np.ndarray:
     """Fisher information on the lag per count in each window's core, for the shape ``ref``:
     ``sum_b (r'_b)^2 / (r_b R)`` (``R``: the core sum; ``r'``: central difference), so a pixel with
     ``N_w`` counts in window ``w`` has the Cramer-Rao bound ``1 / sqrt(sum_w N_w I_w)`` bins."""
@@ -28,7 +29,8 @@ def window_information(ref, floor, m, offsets, nbins, count):
 
 
 @numba.njit(nogil=True, cache=True)
-def sandwich_sigma(p, ref, floor, lag, m, offsets, nbins, count):
+def sandwich_sigma(p: np.ndarray, ref: np.ndarray, floor: float, lag: int, m: int, offsets: np.ndarray,
+                   nbins: np.ndarray, count: int) -> float:
     """Standard error of the lag solving ``sum_b p_b u_b(lag) = 0`` with the score
     ``u_b = r'_{b+lag}/r_{b+lag} - R'/R`` (R = window sum of r):
     ``sqrt(sum p u^2) / |sum p u'|`` (Poisson variance of p; robust to a mismatched shape)."""

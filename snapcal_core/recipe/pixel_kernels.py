@@ -9,12 +9,12 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from snapcal_core.recipe.focus import d_from_tof_scalar
+from snapcal_core.instrument.tof import d_from_tof_scalar
 from snapcal_core.recipe.pixel_errors import sandwich_sigma, window_information
 
 
 @numba.njit(nogil=True, cache=True)
-def sort_by_pixel(pixel, tof, n_pixels):
+def sort_by_pixel(pixel: np.ndarray, tof: np.ndarray, n_pixels: int) -> tuple[np.ndarray, np.ndarray]:
     """Counting sort: TOFs grouped by pixel and the start offset of each pixel (n_pixels + 1)."""
     counts = np.zeros(n_pixels + 1, np.int64)
     for i in range(pixel.shape[0]):
@@ -29,8 +29,10 @@ def sort_by_pixel(pixel, tof, n_pixels):
     return out, start
 
 
-def window_histograms(sorted_tof, start, row_group, difc, difa, tzero, group_difc, win_d, win_lo, win_nbins,
-                      win_offset, win_count, inv_log_step, row_len):
+def window_histograms(sorted_tof: np.ndarray, start: np.ndarray, row_group: np.ndarray, difc: np.ndarray,
+                      difa: np.ndarray, tzero: np.ndarray, group_difc: np.ndarray, win_d: np.ndarray, win_lo: np.ndarray,
+                      win_nbins: np.ndarray, win_offset: np.ndarray, win_count: np.ndarray, inv_log_step: float,
+                      row_len: int) -> np.ndarray:
     """Counts per pixel in its group's windows (see :func:`_fill_window_histograms`).
 
     The array is uint16 when no pixel has 65,535 events or more (then no bin can overflow): native
@@ -45,8 +47,10 @@ def window_histograms(sorted_tof, start, row_group, difc, difa, tzero, group_dif
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _fill_window_histograms(out, sorted_tof, start, row_group, difc, difa, tzero, group_difc, win_d, win_lo, win_nbins,
-                            win_offset, win_count, inv_log_step):
+def _fill_window_histograms(out: np.ndarray, sorted_tof: np.ndarray, start: np.ndarray, row_group: np.ndarray,
+                            difc: np.ndarray, difa: np.ndarray, tzero: np.ndarray, group_difc: np.ndarray,
+                            win_d: np.ndarray, win_lo: np.ndarray, win_nbins: np.ndarray, win_offset: np.ndarray,
+                            win_count: np.ndarray, inv_log_step: float) -> None:
     """Counts per pixel in the log bins of its group's windows, in TOF-translated d.
 
     An event of pixel p near the window's peak d_w is placed at
@@ -81,7 +85,9 @@ def _fill_window_histograms(out, sorted_tof, start, row_group, difc, difa, tzero
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_count, max_lag):
+def cross_correlate(hist: np.ndarray, reference: np.ndarray, row_group: np.ndarray, use: np.ndarray,
+                    win_nbins: np.ndarray, win_offset: np.ndarray, win_count: np.ndarray,
+                    max_lag: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Signed sub-bin offset of each pixel against its group reference (own counts removed).
 
     The correlation is the Poisson log-likelihood of the pixel's counts p for the reference
@@ -177,7 +183,7 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
                 like[k] = _integer_likelihood(sparse, k, max_lag, pixel_prefix, nz_b, nz_w, nz_c, w_counts, log_tab,
                                               log_norm[g], prefix[g], own, floor, win_offset[g], win_nbins[g],
                                               win_count[g], acc)
-        k = np.argmax(like)
+        k = int(np.argmax(like))
         if k == 0 or k == n_lags - 1 or like[k - 1] == -np.inf or like[k + 1] == -np.inf:
             failed[p] = True
             continue
@@ -206,22 +212,24 @@ def cross_correlate(hist, reference, row_group, use, win_nbins, win_offset, win_
 
 
 @numba.njit(nogil=True, cache=True)
-def _keys_weights(f):
+def _keys_weights(f: float) -> tuple[float, float, float, float]:
     """Cubic-convolution weights (Keys, a = -1/2) of samples -1, 0, 1, 2 at fraction ``f``."""
     f2, f3 = f * f, f * f * f
     return (-f3 + 2.0 * f2 - f) / 2.0, (3.0 * f3 - 5.0 * f2 + 2.0) / 2.0, (-3.0 * f3 + 4.0 * f2 + f) / 2.0, (f3 - f2) / 2.0
 
 
 @numba.njit(nogil=True, cache=True)
-def _core_sum(prefix, pixel_prefix, own, o, n, m, lag):
+def _core_sum(prefix: np.ndarray, pixel_prefix: np.ndarray, own: float, o: int, n: int, m: int, lag: int) -> float:
     """Sum of ``R - own * p`` over the window's core moved by ``lag`` (clamped to the window)."""
     a = min(max(o + m + lag, o), o + n)
     z = min(max(o + n - m + lag, o), o + n)
-    return prefix[z] - prefix[a] - own * (pixel_prefix[z] - pixel_prefix[a])
+    return float(prefix[z] - prefix[a] - own * (pixel_prefix[z] - pixel_prefix[a]))
 
 
 @numba.njit(nogil=True, cache=True)
-def _likelihood_at(x, p, nz_b, nz_w, nz_c, w_counts, big_r, own, floor, prefix, pixel_prefix, m, offsets, nbins, count):
+def _likelihood_at(x: float, p: np.ndarray, nz_b: np.ndarray, nz_w: np.ndarray, nz_c: np.ndarray, w_counts: np.ndarray,
+                   big_r: np.ndarray, own: float, floor: float, prefix: np.ndarray, pixel_prefix: np.ndarray, m: int,
+                   offsets: np.ndarray, nbins: np.ndarray, count: int) -> float:
     """The likelihood of :func:`_likelihood` at a fractional lag ``x``: the reference between its bins by
     cubic convolution. The window sums use the same weights on the integer-lag sums, which is exact,
     since interpolation is linear in the reference."""
@@ -246,8 +254,10 @@ def _likelihood_at(x, p, nz_b, nz_w, nz_c, w_counts, big_r, own, floor, prefix, 
 
 
 @numba.njit(nogil=True, cache=True)
-def _continuous_maximum(lo, hi, p, nz_b, nz_w, nz_c, w_counts, big_r, own, floor, prefix, pixel_prefix, m, offsets,
-                        nbins, count, max_lag):
+def _continuous_maximum(lo: float, hi: float, p: np.ndarray, nz_b: np.ndarray, nz_w: np.ndarray, nz_c: np.ndarray,
+                        w_counts: np.ndarray, big_r: np.ndarray, own: float, floor: float, prefix: np.ndarray,
+                        pixel_prefix: np.ndarray, m: int, offsets: np.ndarray, nbins: np.ndarray, count: int,
+                        max_lag: int) -> float:
     """Maximum of :func:`_likelihood_at` on ``[lo, hi]`` (lags, to 1e-3 bins) by Brent's method:
     parabolic steps where the function allows, golden-section steps otherwise (Brent 1973,
     *Algorithms for Minimization without Derivatives*, ch. 5), on ``-L``."""
@@ -304,8 +314,10 @@ def _continuous_maximum(lo, hi, p, nz_b, nz_w, nz_c, w_counts, big_r, own, floor
 
 
 @numba.njit(nogil=True, cache=True)
-def _integer_likelihood(sparse, k, max_lag, pixel_prefix, nz_b, nz_w, nz_c, w_counts, log_tab, log_norm, prefix, own,
-                        floor, offsets, nbins, count, acc):
+def _integer_likelihood(sparse: bool, k: int, max_lag: int, pixel_prefix: np.ndarray, nz_b: np.ndarray,
+                        nz_w: np.ndarray, nz_c: np.ndarray, w_counts: np.ndarray, log_tab: np.ndarray,
+                        log_norm: np.ndarray, prefix: np.ndarray, own: float, floor: float, offsets: np.ndarray,
+                        nbins: np.ndarray, count: int, acc: np.ndarray) -> float:
     """The likelihood at whole lag ``k - max_lag``: :func:`_likelihood` for dense pixels,
     :func:`_likelihood_sparse` (only to bracket the maximum) for sparse ones."""
     if sparse:
@@ -315,8 +327,9 @@ def _integer_likelihood(sparse, k, max_lag, pixel_prefix, nz_b, nz_w, nz_c, w_co
 
 
 @numba.njit(nogil=True, cache=True)
-def _likelihood(pixel_prefix, nz_b, nz_w, nz_c, w_counts, log_r, prefix, own, floor, lag, m, offsets, nbins, count,
-                acc):
+def _likelihood(pixel_prefix: np.ndarray, nz_b: np.ndarray, nz_w: np.ndarray, nz_c: np.ndarray, w_counts: np.ndarray,
+                log_r: np.ndarray, prefix: np.ndarray, own: float, floor: float, lag: int, m: int, offsets: np.ndarray,
+                nbins: np.ndarray, count: int, acc: np.ndarray) -> float:
     """``sum_b p_b log r_{b+lag} - N_w log sum_b r_{b+lag}`` over the windows, with ``r = R - own * p``
     (the group sum without the pixel; ``log_r`` its log): the multinomial likelihood of the pixel's
     counts in the window's *core* (``m`` bins in from each end, ``N_w`` of them) for the reference
@@ -341,7 +354,8 @@ def _likelihood(pixel_prefix, nz_b, nz_w, nz_c, w_counts, log_r, prefix, own, fl
 
 
 @numba.njit(nogil=True, cache=True)
-def _likelihood_sparse(nz_b, nz_w, nz_c, w_counts, log_r, log_norm, k, max_lag, offsets, count):
+def _likelihood_sparse(nz_b: np.ndarray, nz_w: np.ndarray, nz_c: np.ndarray, w_counts: np.ndarray, log_r: np.ndarray,
+                       log_norm: np.ndarray, k: int, max_lag: int, offsets: np.ndarray, count: int) -> float:
     """:func:`_likelihood` at whole lag ``k - max_lag`` with the group's own sum for ``r`` and the
     window sums' logs from a table: a pixel with a few dozen counts changes the group's ~1e6 by
     ~1e-5, so this only serves to bracket the maximum, which :func:`_likelihood_at` then refines
@@ -355,7 +369,7 @@ def _likelihood_sparse(nz_b, nz_w, nz_c, w_counts, log_r, log_norm, k, max_lag, 
 
 
 @numba.njit(nogil=True, cache=True)
-def group_sums(hist, row_group, use, n_groups):
+def group_sums(hist: np.ndarray, row_group: np.ndarray, use: np.ndarray, n_groups: int) -> np.ndarray:
     """Summed spectrum of the pixels in use of each group row."""
     out = np.zeros((n_groups, hist.shape[1]))
     for p in range(hist.shape[0]):

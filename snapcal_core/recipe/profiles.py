@@ -87,8 +87,3 @@ def back_to_back_mixture(x: np.ndarray, p: np.ndarray, *, weights: np.ndarray, r
         jk[:, 4] *= s
         jac += w * jk
     return f, jac
-
-
-def b2b_mean_offset(*, alpha: float, beta: float) -> float:
-    """Mean of the B2B profile minus its onset ``x0``: ``1/beta - 1/alpha``."""
-    return 1.0 / beta - 1.0 / alpha

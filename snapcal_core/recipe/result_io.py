@@ -140,9 +140,10 @@ def read_mask_reason(folder: Path) -> np.ndarray | None:
     """Every pixel's mask reason (MaskReason) of a result folder: ``pixel/mask_reason`` of the focused
     file, else ``mask_reason.npy`` (the flow's file-based steps), else None."""
     folder = Path(folder)
-    with h5py.File(folder / FOCUSED_FILE) as f:
-        if "pixel/mask_reason" in f:
-            return f["pixel/mask_reason"][()]
+    if (folder / FOCUSED_FILE).is_file():
+        with h5py.File(folder / FOCUSED_FILE) as f:
+            if "pixel/mask_reason" in f:
+                return f["pixel/mask_reason"][()]
     return np.load(folder / MASK_REASON_FILE) if (folder / MASK_REASON_FILE).is_file() else None
 
 

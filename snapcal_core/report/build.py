@@ -16,6 +16,7 @@ from snapcal_core.recipe.metrics import DifcChange, difc_change
 from snapcal_core.recipe.result_io import (
     FOCUSED_FILE,
     MASK_FILE,
+    SUMMARY_FILE,
     ResultSummary,
     read_mask_reason,
     read_native_screen,
@@ -25,9 +26,13 @@ from snapcal_core.report.markdown import report_markdown
 from snapcal_core.report.plots import difc_change_png, focused_spectra_png, mask_png, strain_png
 from snapcal_core.storage.store import applicable_version, list_versions, load_version
 
-
 #: Label prefix of the comparison with the calibration that currently applies to the run.
 APPLICABLE = "applicable calibration"
+#: The report's file in a result folder, beside its plots.
+REPORT_FILE = "report.md"
+#: Each plot's file in a result folder, by its name in :attr:`ReportRef.plots`.
+PLOT_FILES = {"focused": "focused_fits.png", "strain": "strain_vs_two_theta.png", "mask": "mask.png",
+              "native_screen": "mask_native_screen.png", "difc_change": "difc_change.png"}
 
 
 class ReportRef(BaseModel):
@@ -101,20 +106,21 @@ def _compare(table: DiffCalTable, grouping: Grouping,
 
 def _plots(latest: ResultSummary, table: DiffCalTable, reference: tuple[str, DiffCalTable] | None) -> dict[str, Path]:
     folder = Path(latest.folder)
-    plots = {"focused": focused_spectra_png(latest, folder / "focused_fits.png"),
-             "strain": strain_png(latest, folder / "strain_vs_two_theta.png")}
+    plots = {"focused": focused_spectra_png(latest, folder / PLOT_FILES["focused"]),
+             "strain": strain_png(latest, folder / PLOT_FILES["strain"])}
     reason = read_mask_reason(folder)
     if reason is not None and reason.size == table.n_rows and reason.size % 18 == 0:
-        plots["mask"] = mask_png(reason, folder / "mask.png", title=f"run {latest.run_number}: masked pixels by reason "
+        plots["mask"] = mask_png(reason, folder / PLOT_FILES["mask"],
+                                 title=f"run {latest.run_number}: masked pixels by reason "
                                  f"({'Lite' if latest.lite else 'native'})")
     screened = read_native_screen(folder) if latest.lite else None
     if screened is not None and screened.any():
-        plots["native_screen"] = mask_png(screened, folder / "mask_native_screen.png",
+        plots["native_screen"] = mask_png(screened, folder / PLOT_FILES["native_screen"],
                                           title=f"run {latest.run_number}: native pixels screened at load "
                                           f"(their events dropped before the Lite superpixels were made)")
     if reference is not None:
         label, old = reference
-        plots["difc_change"] = difc_change_png(table.difc, old.difc, table.use, folder / "difc_change.png",
+        plots["difc_change"] = difc_change_png(table.difc, old.difc, table.use, folder / PLOT_FILES["difc_change"],
                                                title=f"DIFC change vs {label}")
     return plots
 
@@ -132,17 +138,23 @@ def build_report(summaries: list[ResultSummary], *, state: DetectorState, home: 
     reference = next(((label, others[label]) for label in comparisons), None)
     plots = _plots(latest, table, reference)
     markdown = report_markdown(latest, iteration=len(summaries), comparisons=comparisons, not_compared=not_compared)
-    (folder / "report.md").write_text(markdown)
+    (folder / REPORT_FILE).write_text(markdown)
     applicable = next((v for k, v in comparisons.items() if k.startswith(APPLICABLE)), [])
     return ReportRef(iteration=len(summaries), markdown=markdown, plots={k: str(v) for k, v in plots.items()},
                      comparisons=list(comparisons), applicable_change=applicable, not_compared=not_compared)
 
 
+def read_report(folder: Path) -> tuple[str, list[Path]]:
+    """The report :func:`build_report` wrote into a result folder: its markdown ("" when none was
+    built) and its plots."""
+    report = Path(folder) / REPORT_FILE
+    return (report.read_text() if report.is_file() else ""), sorted(Path(folder).glob("*.png"))
+
+
 def extra_files_for_store(summary: ResultSummary, report: ReportRef) -> dict[str, str]:
     """Files of an iteration that go into its stored version (focused data and fits, plots, report)."""
     folder = Path(summary.folder)
-    files = {"focused_and_fits.h5": str(folder / FOCUSED_FILE), "result.json": str(folder / "result.json"),
-             "report.md": str(folder / "report.md")}
+    files = {name: str(folder / name) for name in (FOCUSED_FILE, SUMMARY_FILE, REPORT_FILE)}
     files.update({f"{name}.png": path for name, path in report.plots.items()})
     if (folder / MASK_FILE).is_file():
         files[f"pixelmask_{summary.run_number:06d}.h5"] = str(folder / MASK_FILE)

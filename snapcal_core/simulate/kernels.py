@@ -5,16 +5,20 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from snapcal_core.instrument.tof import tof_from_d_scalar
+
 
 @numba.njit(parallel=True, nogil=True, cache=True)
 def bragg_tof_kernel(
     pixel, u_refl, u_side, gauss, expo,  # per event
     sin_theta, sigma_rel, difc, difa, tzero,  # per pixel
-    refl_d, refl_intensity, lam_lo, lam_hi, lam_t, epi, alpha_over_beta,  # per reflection / constants
+    refl_d, refl_intensity, lam_lo, lam_hi, lam_t, epi,  # per reflection / constants
+    beta_a, beta_b, alpha_over_beta,  # tail law (instrument/resolution.py)
     out_tof,
 ):
     """TOF of each Bragg event: pick a reflection by its weight in the event's pixel, then
-    ``DIFA d^2 + DIFC d + TZERO`` + Gaussian + back-to-back exponential (see physics.py)."""
+    ``DIFC d + DIFA d^2 + TZERO`` (instrument/tof.py) + Gaussian + back-to-back exponential of decay
+    ``beta_a + beta_b / d^4`` and rise ``alpha_over_beta`` times that (see physics.py)."""
     n_refl = refl_d.shape[0]
     for i in numba.prange(pixel.shape[0]):
         p = pixel[i]
@@ -32,8 +36,8 @@ def bragg_tof_kernel(
         while h < n_refl - 1 and weights[h] < target:
             h += 1
         d = refl_d[h]
-        t0 = difa[p] * d * d + difc[p] * d + tzero[p]
-        beta = 0.02 + 0.05 / d**4
+        t0 = tof_from_d_scalar(d, difc[p], difa[p], tzero[p])
+        beta = beta_a + beta_b / d**4
         alpha = alpha_over_beta * beta
         if u_side[i] < alpha / (alpha + beta):
             tail = expo[i] / beta

@@ -7,8 +7,9 @@ Model (documented choices):
 - Bragg intensity of reflection h in pixel p: :math:`w_p |F_h|^2 m_h d_h^4 \\phi(2 d_h \\sin\\theta_p)`,
   zero outside the wavelength band; :math:`w_p = \\cos\\alpha_p / L_{2,p}^2` (solid angle);
 - TOF profile: Gaussian with :math:`\\sigma_T = \\tfrac12 (\\Delta d/d)_p T` (the width SNAPRed's
-  windows assume) convolved with a back-to-back exponential, decay
-  :math:`\\beta_T = 0.02 + 0.05/d^4` per us (SCIENCE.md) and rise :math:`\\alpha_T = 8 \\beta_T`;
+  windows assume) convolved with a back-to-back exponential, the instrument's tail law
+  (:func:`~snapcal_core.instrument.resolution.b2b_beta_per_us`: decay :math:`\\beta_T(d)`, rise
+  :math:`\\alpha_T = 8 \\beta_T`);
 - background: a fraction of the events, pixels by solid angle, wavelength by :math:`\\phi`;
 - a detector's efficiency (:mod:`~snapcal_core.simulate.nuisances`) multiplies :math:`w_p`.
 """
@@ -27,7 +28,6 @@ from snapcal_core.instrument.resolution import delta_d_over_d
 
 LAMBDA_T_ANGSTROM = 1.78
 EPITHERMAL_FRACTION = 0.05
-ALPHA_OVER_BETA = 8.0
 #: Height of the 1/lambda epithermal term: 5 % of the Maxwellian's scale near its maximum.
 EPITHERMAL_SCALE = EPITHERMAL_FRACTION * LAMBDA_T_ANGSTROM**-5 * 0.4**2.5 * np.exp(-0.4)
 
@@ -36,11 +36,6 @@ def incident_spectrum(*, wavelength_angstrom: np.ndarray) -> np.ndarray:
     r"""Relative flux per unit wavelength (see module docstring)."""
     lam = np.asarray(wavelength_angstrom, dtype=np.float64)
     return lam**-5 * np.exp(-((LAMBDA_T_ANGSTROM / lam) ** 2)) + EPITHERMAL_SCALE / lam
-
-
-def b2b_beta_per_us(*, d_angstrom: np.ndarray | float) -> np.ndarray:
-    r"""Decay constant of the back-to-back exponential: :math:`\beta_T = 0.02 + 0.05/d^4` per us."""
-    return 0.02 + 0.05 / np.asarray(d_angstrom, dtype=np.float64) ** 4
 
 
 def solid_angle_weight(geometry: InstrumentGeometry, *, arc_deg: tuple[float, float]) -> np.ndarray:

@@ -36,6 +36,7 @@ from snapcal_core.data.state import state_logs
 from snapcal_core.errors import SnapcalError
 from snapcal_core.instrument.band import wavelength_band_angstrom
 from snapcal_core.instrument.geometry import snap_geometry
+from snapcal_core.instrument.resolution import ALPHA_OVER_BETA, BETA_T_A_PER_US, BETA_T_B_ANGSTROM4_PER_US
 from snapcal_core.io.diffcal import DiffCalTable, write_diffcal
 from snapcal_core.models import DetectorState, validate_run_number
 from snapcal_core.settings import SnapcalSettings, get_settings
@@ -180,7 +181,7 @@ def _chunk_events(
         pixel, rng.random(n_bragg), rng.random(n_bragg), rng.standard_normal(n_bragg), rng.standard_exponential(n_bragg),
         tables.sin_theta, tables.sigma_rel, truth.difc, truth.difa, truth.tzero,
         refl_d, refl_intensity, band[0], band[1], physics.LAMBDA_T_ANGSTROM, physics.EPITHERMAL_SCALE,
-        physics.ALPHA_OVER_BETA, tof,
+        BETA_T_A_PER_US, BETA_T_B_ANGSTROM4_PER_US, ALPHA_OVER_BETA, tof,
     )
     bg_pixel = np.searchsorted(tables.background_cdf, rng.random(n_bg), side="right").astype(np.uint32)
     lam = np.interp(rng.random(n_bg), lam_cdf, lam_grid)

@@ -105,7 +105,7 @@ class DiffractionLock:
         directory.mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(directory / LOCK_FILE, timeout=timeout_s, **_FAIL_CLOSED)
 
-    def __enter__(self) -> "DiffractionLock":
+    def __enter__(self) -> DiffractionLock:
         try:
             self._lock.acquire()
         except Timeout as exc:

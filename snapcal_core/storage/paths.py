@@ -13,6 +13,8 @@ INDEX_FILE = "CalibrationIndex.json"
 RECORD_FILE = "CalibrationRecord.json"
 PARAMETERS_FILE = "CalibrationParameters.json"
 GROUPING_MAP_FILE = "groupingMap.json"
+#: Start of a stored table's file name (:func:`table_name`); no other stored file may begin with it.
+TABLE_PREFIX = "diffract_consts_"
 MAX_COMMENT_CHARS = 4000
 MAX_AUTHOR_CHARS = 200
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
@@ -44,7 +46,7 @@ def version_dir(home: Path, state_id: str, *, lite: bool, version: int) -> Path:
 
 def table_name(run_number: int, version: int) -> str:
     """SNAPRed's table file name, ``diffract_consts_<run:06d>_v<NNNN>.h5``."""
-    return f"diffract_consts_{run_number:06d}_v{version:04d}.h5"
+    return f"{TABLE_PREFIX}{run_number:06d}_v{version:04d}.h5"
 
 
 def inside(home: Path, path: Path) -> Path:

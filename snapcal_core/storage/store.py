@@ -33,6 +33,7 @@ from snapcal_core.storage.paths import (
     GROUPING_MAP_FILE,
     PARAMETERS_FILE,
     RECORD_FILE,
+    TABLE_PREFIX,
     check_file_name,
     diffraction_dir,
     existing_versions,
@@ -48,7 +49,6 @@ from snapcal_core.storage.versions import (  # noqa: F401  (re-exported query AP
     load_version,
     read_record,
 )
-
 
 #: Built-in focus groupings listed in a new state's grouping map (snapcal_core.instrument.groupings).
 BUILTIN_GROUPINGS = ("Column", "Bank", "All")
@@ -132,7 +132,7 @@ def _check_extra_files(extra_files: dict[str, Path | str] | None) -> dict[str, P
     checked = {}
     for name, source in (extra_files or {}).items():
         check_file_name(name, reserved=reserved)
-        if name.startswith("diffract_consts_"):
+        if name.startswith(TABLE_PREFIX):
             raise StorageError(f"extra file name {name!r} is reserved for the calibration table")
         if not Path(source).is_file():
             raise StorageError(f"extra file {source} (for {name}) does not exist")

@@ -73,7 +73,7 @@ class CalibrantRules(BaseModel):
         return next((rule.sample for rule in self.titles if rule.matches(title)), None)
 
     @classmethod
-    def from_file(cls, path: Path | str) -> "CalibrantRules":
+    def from_file(cls, path: Path | str) -> CalibrantRules:
         """Rules from a ``.json`` or ``.toml`` file; :class:`RuleFileError` names the file and field."""
         return load_rules(path)
 

@@ -31,8 +31,8 @@ from snapcal_core.watch.errors import UnreadyFileError
 from snapcal_core.watch.models import Acquisition, ExistingRun, RejectedRun, SeenRun
 from snapcal_core.watch.probe import (
     Candidate,
-    Signature,
     SettleTracker,
+    Signature,
     candidate_of,
     find_candidates,
     read_identity,
@@ -231,7 +231,7 @@ class Watcher:
         acquisition = Acquisition(
             run_number=c.run_number, ipts=c.ipts, path=c.path, title=title, sample=sample,
             grouping=self.rules.grouping, lite=self.rules.lite, size_bytes=signature[1],
-            detected_at=dt.datetime.now(dt.timezone.utc),
+            detected_at=dt.datetime.now(dt.UTC),
             event_id=announcement_id(run_number=c.run_number, path=c.path, size_bytes=signature[1],
                                      mtime_ns=signature[2]),
         )

@@ -51,7 +51,8 @@ def _write(path, data):
 
 
 def test_malformed_samples_name_the_file_and_the_field(tmp_path):
-    no_lattice = {"name": "x", "crystallography": {"spaceGroup": "F d -3 m", "atoms": [{"symbol": "Si", "coordinates": [0, 0, 0]}]}}
+    no_lattice = {"name": "x",
+                  "crystallography": {"spaceGroup": "F d -3 m", "atoms": [{"symbol": "Si", "coordinates": [0, 0, 0]}]}}
     with pytest.raises(CalibrantError, match=r"bad.json is malformed: field 'crystallography.latticeParameters': Field required"):
         load_sample(_write(tmp_path / "bad.json", no_lattice))
     bad_adp = {"name": "x", "crystallography": {"spaceGroup": "F d -3 m", "latticeParameters": [5.4] * 3 + [90] * 3,

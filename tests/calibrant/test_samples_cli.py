@@ -3,13 +3,13 @@ import json
 import typer
 from typer.testing import CliRunner
 
-from snapcal_core.cli import samples as samples_cli
+from cli import samples as samples_cli
 
 
 def _app() -> typer.Typer:
     """The samples sub-app on its own root (the full CLI registers it the same way)."""
     app = typer.Typer()
-    samples_cli.register(app)
+    app.add_typer(samples_cli.samples_app, name="samples")
 
     @app.callback()
     def _root() -> None: ...

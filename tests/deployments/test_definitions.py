@@ -4,8 +4,9 @@ from pathlib import Path
 
 import yaml
 
-from deployments.definitions import ACQUIRED_EVENT, BATCH, CALIBRATION, POOL, batch_schedule, trigger_parameters
+from deployments.definitions import BATCH, CALIBRATION, POOL, batch_schedule, trigger_parameters
 from flows.batch import BatchParameters
+from flows.events import ACQUIRED_EVENT
 from flows.parameters import CalibrationParameters
 
 PREFECT_YAML = Path(__file__).resolve().parents[2] / "prefect.yaml"

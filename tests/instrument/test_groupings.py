@@ -10,14 +10,9 @@ import pytest
 
 from snapcal_core.constants import N_LITE_PIXELS, N_NATIVE_PIXELS
 from snapcal_core.errors import GroupingError
-from snapcal_core.instrument.groupings import (
-    COMPONENT_PANELS,
-    builtin_grouping,
-    load_grouping,
-    read_grouping_file,
-    write_grouping_file,
-)
+from snapcal_core.instrument.groupings import builtin_grouping, load_grouping, read_grouping_file, write_grouping_file
 from snapcal_core.instrument.types import Grouping
+from snapcal_core.io.detector_xml import COMPONENT_PANELS
 from snapcal_core.io.diffcal import DiffCalTable, read_diffcal, write_diffcal
 
 NS = {"m": "http://www.mantidproject.org/IDF/1.0"}

@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from snapcal_core.cli import _register_all, app
+from cli import _register_all, app
 from snapcal_core.errors import GroupingError
 from snapcal_core.instrument.geometry import snap_geometry
 from snapcal_core.instrument.groupings import builtin_grouping, write_grouping_file
 from snapcal_core.instrument.parameters import group_parameters
 from snapcal_core.io.diffcal import DiffCalTable, write_diffcal
-
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -1,18 +1,11 @@
 """Pixel-mask files built by hand with h5py or XML text, in the layouts Mantid and SNAPRed write."""
 
 
-import dataclasses
-import os
-import xml.etree.ElementTree as ET
 
 import h5py
 import numpy as np
-import pytest
 
 from snapcal_core.constants import N_LITE_PIXELS, N_NATIVE_PIXELS
-from snapcal_core.errors import CorruptFileError, MaskFileError, MaskInstrumentError, MaskSizeError
-from snapcal_core.instrument.groupings import builtin_grouping
-from snapcal_core.io.mask import MaskFormat, PixelMask, read_mask_file, write_mask_file, write_mask_xml
 
 LITE = dict(n_pixels=N_LITE_PIXELS, lite=True)
 NATIVE = dict(n_pixels=N_NATIVE_PIXELS, lite=False)

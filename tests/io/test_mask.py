@@ -12,11 +12,19 @@ import numpy as np
 import pytest
 
 from snapcal_core.constants import N_LITE_PIXELS, N_NATIVE_PIXELS
-from snapcal_core.errors import CorruptFileError, MaskFileError, MaskInstrumentError, MaskSizeError
 from snapcal_core.instrument.groupings import builtin_grouping
 from snapcal_core.io.mask import MaskFormat, PixelMask, read_mask_file, write_mask_file, write_mask_xml
-
-from tests.io.mask_layouts import LITE, NATIVE, _random_mask, _fixed_string, _savediffcal, _nx_entry, _savenexus_mask, SAVEMASK_XML, _xml  # noqa: F401
+from tests.io.mask_layouts import (  # noqa: F401
+    LITE,
+    NATIVE,
+    SAVEMASK_XML,
+    _fixed_string,
+    _nx_entry,
+    _random_mask,
+    _savediffcal,
+    _savenexus_mask,
+    _xml,
+)
 
 
 # --- the facility layouts -------------------------------------------------------------------------------

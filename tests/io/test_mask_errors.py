@@ -1,9 +1,6 @@
 """Pixel-mask files that are wrong: size, mode, instrument, corrupt or not a mask (each a typed error)."""
 
 
-import dataclasses
-import os
-import xml.etree.ElementTree as ET
 
 import h5py
 import numpy as np
@@ -11,10 +8,18 @@ import pytest
 
 from snapcal_core.constants import N_LITE_PIXELS, N_NATIVE_PIXELS
 from snapcal_core.errors import CorruptFileError, MaskFileError, MaskInstrumentError, MaskSizeError
-from snapcal_core.instrument.groupings import builtin_grouping
-from snapcal_core.io.mask import MaskFormat, PixelMask, read_mask_file, write_mask_file, write_mask_xml
-
-from tests.io.mask_layouts import LITE, NATIVE, _random_mask, _fixed_string, _savediffcal, _nx_entry, _savenexus_mask, SAVEMASK_XML, _xml  # noqa: F401
+from snapcal_core.io.mask import PixelMask, read_mask_file, write_mask_file
+from tests.io.mask_layouts import (  # noqa: F401
+    LITE,
+    NATIVE,
+    SAVEMASK_XML,
+    _fixed_string,
+    _nx_entry,
+    _random_mask,
+    _savediffcal,
+    _savenexus_mask,
+    _xml,
+)
 
 
 # --- wrong size, ids outside the mode -----------------------------------------------------------------------

@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 
+from snapcal_core.calibrant.types import GroupPeakList, PredictedPeak
+from snapcal_core.constants import FWHM_PER_SIGMA
 from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.recipe.align import GroupShift, shift_from_fit, shift_table
 from snapcal_core.recipe.difc_fit import DifcFit, DifcOutcome, FitMode
 from snapcal_core.recipe.focus import focus_events, log_d_edges
 from snapcal_core.recipe.group import apply_group_fits, calibrate_group, tail_difc_per_group
 from snapcal_core.recipe.peakfit import PeakFitSettings
-from snapcal_core.recipe.types import GroupPeakList, PredictedPeak
 
 D_REF = (0.89, 1.08, 1.26, 2.06)
 SIGMA_REL = 2e-3
@@ -56,7 +57,7 @@ def _group_with_additive_offset(offset_us_per_angstrom: float, seed: int = 5):
 def _fit_group(table, pixel, tof):
     peaks = GroupPeakList(group_id=1, peaks=[
         PredictedPeak(d_angstrom=d, d_min_angstrom=d * (1 - 12 * SIGMA_REL), d_max_angstrom=d * (1 + 12 * SIGMA_REL),
-                      fwhm_angstrom=2.355 * SIGMA_REL * d, intensity=1.0) for d in D_REF])
+                      fwhm_angstrom=FWHM_PER_SIGMA * SIGMA_REL * d, intensity=1.0) for d in D_REF])
     focused = focus_events(pixel=pixel, tof_us=tof, group_of_pixel=table.group, table=table,
                            d_edges_angstrom=log_d_edges(d_min_angstrom=0.8, d_max_angstrom=2.3, log_step=2e-4))
     counts = np.bincount(pixel, minlength=table.n_rows)

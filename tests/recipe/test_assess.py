@@ -49,7 +49,7 @@ def test_given_column_groups_at_the_runs_state_match_the_files_own_geometry(focu
 
 
 def test_assess_cli_json(focused):
-    from snapcal_core.cli import _register_all, app
+    from cli import _register_all, app
 
     _register_all()
     out = CliRunner().invoke(app, ["assess", str(focused), "--sample", "silicon", "--json"])

@@ -175,7 +175,7 @@ def test_spectra_match_groups_by_number_else_in_order(tmp_path, column_groups):
 
 # --- command line ---------------------------------------------------------------------------------
 def _cli(args):
-    from snapcal_core.cli import _register_all, app
+    from cli import _register_all, app
 
     _register_all()
     return CliRunner().invoke(app, ["assess", *map(str, args), "--sample", "silicon"])
@@ -236,7 +236,7 @@ def test_cli_state_from_a_run_and_from_the_store(tmp_path, settings_env, column_
 
 
 def test_cli_error_is_one_line_and_exit_2(tmp_path, column_groups, monkeypatch, capsys):
-    from snapcal_core.cli import main
+    from cli import main
 
     path = _empty_instrument_file(tmp_path / "empty.nxs", column_groups)
     monkeypatch.setattr(sys, "argv", ["snapcal", "assess", str(path), "--sample", "silicon"])

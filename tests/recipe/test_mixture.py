@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from snapcal_core.calibrant.types import GroupPeakList, PredictedPeak
 from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.recipe.mixture import harmonic_difc, peak_mixtures
-from snapcal_core.recipe.types import GroupPeakList, PredictedPeak
 
 
 def _peak(d: float) -> PredictedPeak:

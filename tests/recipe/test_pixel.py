@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
+from snapcal_core.calibrant.types import GroupPeakList, PredictedPeak
 from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.recipe.faulty import FaultySettings, MaskReason
 from snapcal_core.recipe.pixel import PixelCalibrationSettings, calibrate_pixels
 from snapcal_core.recipe.pixel_kernels import sort_by_pixel, window_histograms
-from snapcal_core.recipe.types import GroupPeakList, PredictedPeak
 
 D_PEAKS = (0.9, 1.26, 2.06)
 DD = 0.003  # dd/d of every group

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_recipe_cli_writes_a_result_folder(settings_env):
-    from snapcal_core.cli import _register_all, app
+    from cli import _register_all, app
 
     _register_all()
     simulate_run(run_number=77, ipts=3, sample="silicon", n_events=3_000_000, seed=4)

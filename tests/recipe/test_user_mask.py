@@ -8,14 +8,14 @@ import pytest
 from typer.testing import CliRunner
 
 from snapcal_core.constants import N_LITE_PIXELS
+from snapcal_core.data.screen import MaskReason
 from snapcal_core.errors import MaskCoversGroupError, MaskSizeError
 from snapcal_core.instrument.groupings import builtin_grouping
 from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.io.mask import PixelMask, read_mask_file, write_mask_file, write_mask_xml
-from snapcal_core.data.screen import MaskReason
 from snapcal_core.recipe.result_io import MASK_FILE, read_mask_reason, read_summary, read_table
-from snapcal_core.report.plots import mask_png
 from snapcal_core.recipe.user_mask import masked_table, user_mask
+from snapcal_core.report.plots import mask_png
 from snapcal_core.simulate.run import simulate_run
 
 COLUMN = builtin_grouping("Column", lite=True)
@@ -48,7 +48,7 @@ def test_a_mask_of_a_whole_group_or_of_the_wrong_size_is_a_typed_error(tmp_path)
 
 @pytest.mark.slow
 def test_recipe_with_a_mask_masks_those_pixels_as_user_and_writes_the_mask(settings_env, tmp_path):
-    from snapcal_core.cli import _register_all, app
+    from cli import _register_all, app
 
     _register_all()
     simulate_run(run_number=78, ipts=3, sample="diamond", n_events=3_000_000, seed=5)

@@ -277,7 +277,7 @@ def test_writer_takes_explicit_pulses_and_extra_event_groups(tmp_path):
 
 
 def test_simulate_cli_rough_and_single_knobs(settings_env):
-    from snapcal_core.cli import _register_all, app
+    from cli import _register_all, app
 
     _register_all()
     result = CliRunner().invoke(app, ["simulate", "--run", "8", "--ipts", "2", "--events", "30000", "--rough",

@@ -108,7 +108,7 @@ def test_reflections_merge_coincident_families():
 
 @pytest.mark.slow
 def test_simulate_cli_end_to_end(settings_env):
-    from snapcal_core.cli import _register_all, app
+    from cli import _register_all, app
 
     _register_all()
     result = CliRunner().invoke(app, ["simulate", "--run", "4", "--ipts", "2", "--sample", "silicon",

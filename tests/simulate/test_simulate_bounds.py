@@ -15,7 +15,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from snapcal_core.cli.simulate import EXIT_SIGINT, EXIT_SIGTERM, PlainProgress, event_count
+from cli.simulate import EXIT_SIGINT, EXIT_SIGTERM, PlainProgress, event_count
 from snapcal_core.settings import get_settings
 from snapcal_core.simulate import run as run_module
 from snapcal_core.simulate.run import (
@@ -118,7 +118,7 @@ def test_events_option_refuses_what_is_not_a_whole_count(text: str) -> None:
 
 
 def test_cli_refuses_1e11_events_before_writing(settings_env: Path) -> None:
-    from snapcal_core.cli import _register_all, app
+    from cli import _register_all, app
 
     _register_all()
     result = CliRunner().invoke(app, ["simulate", "--run", "5", "--ipts", "1", "--events", "1e11"])
@@ -135,7 +135,7 @@ def _partial_files(nexus: Path) -> list[Path]:
 def test_a_signal_mid_write_removes_the_partial_file(tmp_path: Path, signum: int, code: int, says: str) -> None:
     root = tmp_path / "facility"
     env = {**os.environ, "SNAPCAL_DATA_ROOT": str(root), "SNAPCAL_CONFIG": str(tmp_path / "absent.toml")}
-    argv = [sys.executable, "-m", "snapcal_core.cli", "simulate", "--run", "9", "--ipts", "4", "--events", "1e8"]
+    argv = [sys.executable, "-m", "cli", "simulate", "--run", "9", "--ipts", "4", "--events", "1e8"]
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # not ignored under &
     nexus = root / "SNAP" / "IPTS-4" / "nexus"

@@ -6,7 +6,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from snapcal_core.cli import index as index_cli
+from cli import index as index_cli
 from snapcal_core.errors import StorageError
 from snapcal_core.storage.index import read_index, write_index
 from snapcal_core.storage.paths import diffraction_dir
@@ -19,7 +19,7 @@ def cli(home, monkeypatch):
     monkeypatch.setenv("SNAPCAL_CALIBRATION_HOME", str(home))
     monkeypatch.setenv("SNAPCAL_CONFIG", str(home.parent / "absent.toml"))
     app = typer.Typer()
-    index_cli.register(app)
+    app.add_typer(index_cli.index_app, name="index")
     runner = CliRunner()
     return lambda *args: runner.invoke(app, ["index", *args], catch_exceptions=True)
 
@@ -87,7 +87,7 @@ def test_list_on_an_empty_home_says_there_is_no_calibration_yet(home, cli, monke
 
 
 def test_index_is_registered_in_the_snapcal_app(home, monkeypatch):
-    from snapcal_core.cli import _register_all, app
+    from cli import _register_all, app
 
     monkeypatch.setenv("SNAPCAL_CALIBRATION_HOME", str(home))
     _register_all()

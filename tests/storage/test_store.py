@@ -47,7 +47,7 @@ def test_init_state_writes_geometry_v0_for_both_modes_and_a_snapred_grouping_map
 
 def test_init_state_is_idempotent_and_never_overwrites_an_existing_state(home):
     grouping_map = state_root(home, SID) / "groupingMap.json"
-    grouping_map.write_text('{"stateId": "%s", "liteFocusGroups": []}' % SID)  # a user's own map
+    grouping_map.write_text(f'{{"stateId": "{SID}", "liteFocusGroups": []}}')  # a user's own map
     before = _files(home)
     init_state(home, STATE)
     assert _files(home) == before

@@ -106,7 +106,7 @@ def test_server_down_then_up_announces_and_calibrates_every_run_exactly_once(tri
 
     with get_client(sync_client=True) as client:
         for run in RUNS:
-            events = wait_for(f"the event of run {run}", lambda: _events_of(client, run))
+            events = wait_for(f"the event of run {run}", lambda run=run: _events_of(client, run))
             assert len(events) == 1 and events[0].payload["run_number"] == run
             assert events[0].id == down.announced[run].event_id
         def all_runs_created() -> dict[int, int] | None:

@@ -8,7 +8,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-import flows.watch as watch_cli
+import cli.watch as watch_cli
 
 
 class FakeWatcher:
@@ -32,7 +32,7 @@ def invoke(settings_env: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.delenv(watch_cli.BACKFILL_ENV, raising=False)
     FakeWatcher.made.clear()
     app = typer.Typer()
-    watch_cli.register(app)
+    app.command("watch")(watch_cli.watch)
     app.command("other")(lambda: None)  # two commands: ``watch`` is named on the command line
 
     def run(*args: str) -> dict:
