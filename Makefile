@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install clean bench serve stop
+.PHONY: demo test lint install clean bench serve stop
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m cli.demo
 
+# ruff, then mypy (strict for snapcal_core; flows, tasks, cli and deployments non-strict): configured in pyproject.toml
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/mypy --strict snapcal_core && $(BIN)/mypy flows tasks cli deployments
+
 test: $(STAMP)
+	$(MAKE) lint
 	$(BIN)/python -m pytest
 
 serve: $(STAMP)

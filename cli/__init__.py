@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from typing import Any
 
 import typer
 from pydantic import ValidationError
@@ -101,7 +102,7 @@ def _usage_line(exc: BaseException) -> str:
     return error_line("UsageError", f"{where}{message}{hint}")
 
 
-def _no_args_help(exc: BaseException) -> int:
+def _no_args_help(exc: Any) -> int:  # a NoArgsIsHelpError (of typer's click or the click package: matched by name)
     """``snapcal`` or ``snapcal index`` alone: its help on stdout, and one error line (no command given)."""
     ctx = exc.ctx
     typer.echo(ctx.get_help())

@@ -103,6 +103,8 @@ def _state_geometry(
         state = stored_state(state_id, lite=lite)
     if state is not None:
         arc, lin = state.arc_deg, state.lin_m
+    if arc is None or lin is None:  # not reached: _state_source lets no state through without both
+        raise InvalidOptionsError("give --run N, --state STATEID or --arc A1 A2 --lin L1 L2")
     if wavelength is None:
         wavelength = state.wavelength_angstrom if state is not None else ws.wavelength_angstrom
     if wavelength is None:

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from uuid import UUID
 
 import typer
 from pydantic import ValidationError
@@ -154,7 +155,7 @@ def _resume_at_prompt(run_number: int) -> Callable[[Pause], bool]:
 
     def answer(pause: Pause) -> bool:
         try:
-            resume_flow_run(pause[0], run_input=_ask(run_number, pause[0]))
+            resume_flow_run(UUID(pause[0]), run_input=_ask(run_number, pause[0]))
         except RuntimeError as exc:  # the server validated the input against the form and refused it
             console.print(f"[red]not accepted:[/red] {exc}")
             return False
@@ -267,7 +268,7 @@ def calibrate(
     pause_timeout: int = typer.Option(None, "--pause-timeout", min=1, show_default=False, help=(
         f"Seconds to wait for a decision, then end Cancelled, nothing saved (default {SERVER_PAUSE_TIMEOUT_S} with a "
         f"Prefect server (PREFECT_API_URL), {EMBEDDED_PAUSE_TIMEOUT_S} on the embedded server)")),
-    mask: Path = typer.Option(None, "--mask", help="Pixel mask file masked from the start"),
+    mask: Path | None = typer.Option(None, "--mask", help="Pixel mask file masked from the start"),
 ) -> None:
     """Calibrate a run with approval, and save the accepted calibration in the store."""
     _check_options(approve=approve, gate=gate, author=author)

@@ -15,6 +15,7 @@ from cli.display import console, print_table  # noqa: E402
 from cli.inspect import run_summary  # noqa: E402
 from snapcal_core.data.locate import find_ipts  # noqa: E402
 from snapcal_core.errors import IptsNotFoundError  # noqa: E402
+from snapcal_core.recipe.difc_fit import FitMode  # noqa: E402
 from snapcal_core.settings import get_settings  # noqa: E402
 from snapcal_core.simulate.run import simulate_run  # noqa: E402
 
@@ -43,7 +44,7 @@ def main() -> None:
     console.rule("calibration flow (embedded Prefect server, approved automatically)")
     from cli.calibrate import calibrate
 
-    calibrate(run=DEMO_RUN, sample="diamond", grouping="Column", native=False, fit="difc", skip_pixel=False,
+    calibrate(run=DEMO_RUN, sample="diamond", grouping="Column", native=False, fit=FitMode.DIFC, skip_pixel=False,
               approve=True, gate=False, author="make demo", interactive=False, pause_timeout=600, mask=None)
     console.print("Inspect the store with: .venv/bin/snapcal index list ; .venv/bin/snapcal index show 1")
 

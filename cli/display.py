@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.status import Status
 from rich.table import Table
 
 console = Console(width=None if sys.stdout.isatty() else 120)
@@ -21,7 +23,7 @@ def print_json(obj: Any) -> None:
     typer.echo(json.dumps(obj, indent=2, default=float))
 
 
-def print_table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+def print_table(title: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
     """Print a readable rich table."""
     console.print(f"[bold]{title}[/bold]")
     table = Table()
@@ -39,7 +41,7 @@ class Progress:
     def __init__(self, *, quiet: bool = False) -> None:
         self._console = Console(stderr=True)
         self._quiet = quiet
-        self._status = None
+        self._status: Status | None = None
         self._started = time.perf_counter()
 
     def __enter__(self) -> Progress:

@@ -22,8 +22,9 @@ NATIVE = typer.Option(False, "--native", help="Native-mode calibrations instead 
 
 def state_versions(home: Path, state_id: str) -> tuple[int, int]:
     """Calibrations of a state in the store, Lite and native (the default v_0000 not counted)."""
-    return tuple(sum(1 for v in existing_versions(diffraction_dir(home, state_id, lite=lite)) if v > 0)
-                 for lite in (True, False))
+    n_lite, n_native = (sum(1 for v in existing_versions(diffraction_dir(home, state_id, lite=lite)) if v > 0)
+                        for lite in (True, False))
+    return n_lite, n_native
 
 
 def _states_text(home: Path, states: list[str]) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect.events import DeploymentEventTrigger
-from prefect.schedules import Cron
+from prefect.schedules import Cron, Schedule
 
 from flows.events import ACQUIRED_EVENT, RUN_RESOURCE_PREFIX
 from snapcal_core.recipe.gate import ApprovalPolicy
@@ -51,7 +51,7 @@ def acquisition_trigger(approval: ApprovalPolicy = "gate") -> DeploymentEventTri
         parameters=trigger_parameters(approval))
 
 
-def batch_schedule() -> Cron:
+def batch_schedule() -> Schedule:
     """Operator schedule example: every Monday 06:00, inactive until an operator sets runs and enables it."""
     return Cron("0 6 * * 1", timezone=TIMEZONE, active=False,
                 parameters={"params": {"runs": [58810], "groupings": ["Column", "Bank"], "approval": "gate"}})

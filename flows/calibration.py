@@ -7,6 +7,8 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
+from typing import TypedDict, cast
+from uuid import UUID
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import (
@@ -15,12 +17,12 @@ from prefect.artifacts import (
     create_progress_artifact,
     update_progress_artifact,
 )
-from prefect.context import get_run_context
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.states import Cancelled, Completed
 from pydantic import ValidationError
 
+from flows.context import current_flow_run
 from flows.parameters import Approval, CalibrationParameters
 from snapcal_core.errors import StorageError
 from snapcal_core.pipeline import CalibrationRequest, RunRef
@@ -49,13 +51,18 @@ def iteration_results(run_number: int, flow_run_id: str) -> list[Path]:
     return sorted(folders, key=lambda p: int(p.parent.name.removeprefix("iteration_")))
 
 
+def _progress_artifact(*, description: str) -> UUID:
+    """A progress artifact at 0 %; its id (Prefect's sync-or-async call returns the id itself in a sync flow)."""
+    return cast(UUID, create_progress_artifact(progress=0.0, description=description))
+
+
 def run_iteration(ref: RunRef, events: str, request: CalibrationRequest, work: Path, start_table: str | None) -> ResultSummary:
     """The recipe's one sequence (:func:`~snapcal_core.recipe.sequence.run_steps`) over the tasks:
     one task per pixel iteration (with a progress artifact), the group fits side by side."""
     log = get_run_logger()
     limit = request.recipe.pixel.max_iterations
-    progress = None if request.recipe.skip_pixel else create_progress_artifact(
-        progress=0.0, description=f"pixel loop, run {ref.run_number}")
+    progress = None if request.recipe.skip_pixel else _progress_artifact(
+        description=f"pixel loop, run {ref.run_number}")
     clock = [time.perf_counter()]
 
     def on_iteration(s: PixelIteration) -> None:
@@ -75,11 +82,19 @@ def run_iteration(ref: RunRef, events: str, request: CalibrationRequest, work: P
     return summary
 
 
+class _KeyParts(TypedDict):
+    """The keyword arguments of :func:`~snapcal_core.report.summary.artifact_key`."""
+
+    run_number: int
+    iteration: int
+    flow_run_id: str
+
+
 def publish(report: ReportRef, *, run_number: int, flow_run_id: str) -> tuple[str, str]:
     """The full report (plots inline) as a markdown artifact and every plot as an image artifact, each
     keyed by run, iteration and flow run (the Artifacts page never mixes runs); returns the report's
     key and artifact id."""
-    names = dict(run_number=run_number, iteration=report.iteration, flow_run_id=flow_run_id)
+    names = _KeyParts(run_number=run_number, iteration=report.iteration, flow_run_id=flow_run_id)
     images = ""
     for name, path in report.plots.items():
         url = data_url(Path(path))
@@ -132,7 +147,7 @@ def automatic_decision(params: CalibrationParameters, verdict: GateVerdict, roun
 
 def ask(form: type[Approval], *, key: str, timeout_s: int) -> Approval:
     """Pause (or suspend, when the run comes from a deployment) until the form is submitted."""
-    if get_run_context().flow_run.deployment_id is not None:
+    if current_flow_run().deployment_id is not None:
         return suspend_flow_run(wait_for_input=form, timeout=timeout_s, key=key)
     return pause_flow_run(wait_for_input=form, timeout=timeout_s, poll_interval=2, key=key)
 
@@ -188,9 +203,9 @@ def leave_expired_pause(flow_run_id: str) -> None:
 def calibration_flow(params: CalibrationParameters):
     """Calibrate one run: iterate until a person accepts (saved) or cancels (nothing saved)."""
     log = get_run_logger()
-    flow_run_id = str(get_run_context().flow_run.id)
-    steps = create_progress_artifact(progress=0.0, description=f"run {params.run_number}: resolve, load (the "
-                                     "first load compiles the numba kernels), recipe, report, then the decision")
+    flow_run_id = str(current_flow_run().id)
+    steps = _progress_artifact(description=f"run {params.run_number}: resolve, load (the "
+                               "first load compiles the numba kernels), recipe, report, then the decision")
     ref = t.resolve_run(params.request(), params.auto_author)  # every input checked before any event is read
     log.info(f"run {ref.run_number}: IPTS-{ref.ipts}, state {ref.state_id}, {ref.event_file}")
     if ref.new_state:
@@ -201,7 +216,8 @@ def calibration_flow(params: CalibrationParameters):
     events = t.load_events(ref, params.lite)
     update_progress_artifact(steps, progress=30.0)
     work = work_dir_for(ref.run_number, flow_run_id)
-    settings, start_table, compare = params, None, []  # settings: the inputs of the next iteration
+    settings, start_table = params, None  # settings: the inputs of the next iteration
+    compare: list[int] = []
     summaries: list[ResultSummary] = []
     reports: list[ReportRef] = []
     while True:

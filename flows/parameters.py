@@ -95,7 +95,7 @@ class Approval(RunInput, RecipeInputs):
     def prefilled(cls, description: str, **values: Any) -> type[Approval]:
         """This form with ``values`` as defaults and ``description`` above it. Unlike
         ``RunInput.with_initial_data``, every field keeps its title, help text and limits."""
-        fields = {}
+        fields: dict[str, Any] = {}  # create_model's field definitions, (annotation, FieldInfo)
         for name, value in values.items():
             info = copy.copy(cls.model_fields[name])
             info.default, info.default_factory = value, None

@@ -5,7 +5,6 @@ Sources: CODATA via :mod:`scipy.constants`; SNAP facts from ``shared/SCIENCE.md`
 
 from __future__ import annotations
 
-
 import scipy.constants as sc
 
 #: ``2 m_n / h`` in us / (angstrom m): geometric DIFC = factor * L_total * sin(theta).

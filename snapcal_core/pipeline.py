@@ -20,6 +20,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from snapcal_core.calibrant.samples import calibrant_reflections, load_sample
+from snapcal_core.calibrant.types import GroupPeakList
 from snapcal_core.data.load import load_event_file
 from snapcal_core.instrument.groupings import load_grouping
 from snapcal_core.instrument.types import Grouping, GroupParameters
@@ -33,7 +34,6 @@ from snapcal_core.recipe.result_io import ResultSummary, read_mask_reason, read_
 from snapcal_core.recipe.sequence import LoopRecord, MemorySteps, run_steps
 from snapcal_core.recipe.step_io import read_group_step, read_pixel_result, write_group_step, write_pixel_result
 from snapcal_core.recipe.steps import PixelOutcome, Setup, fit_group, pixel_step, setup_step
-from snapcal_core.calibrant.types import GroupPeakList
 from snapcal_core.scratch import events_dir, load_events, save_events, write_folder
 from snapcal_core.settings import SnapcalSettings, get_settings
 from snapcal_core.storage.models import SavedVersion, SaveRequest

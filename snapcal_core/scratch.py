@@ -13,7 +13,7 @@ import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import numpy as np
 
@@ -67,7 +67,7 @@ def load_events(folder: Path, *, mmap: bool = True) -> EventData:
     """Read events written by :func:`save_events` (memory-mapped by default)."""
     folder = Path(folder)
     meta = json.loads((folder / METADATA_FILE).read_text())
-    mode = "r" if mmap else None
+    mode: Literal["r"] | None = "r" if mmap else None
     reason = folder / NATIVE_REASON_FILE
     return EventData(
         pixel=np.load(folder / PIXEL_FILE, mmap_mode=mode),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -51,7 +52,7 @@ class SnapcalSettings(BaseSettings):
         return tuple(sources)
 
 
-def get_settings(**overrides: object) -> SnapcalSettings:
+def get_settings(**overrides: Any) -> SnapcalSettings:
     """Fresh settings (environment and TOML re-read on every call, so tests can monkeypatch).
 
     An unreadable TOML file or a value no setting accepts is a :class:`ConfigurationError` naming the

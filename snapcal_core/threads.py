@@ -16,7 +16,8 @@ def numba_threads(n: int | None) -> Iterator[None]:
         yield
         return
     previous = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
+    # numba.config's attributes are set from the environment at import: mypy cannot see them
+    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
     try:
         yield
     finally:

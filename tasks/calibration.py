@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import TypedDict
 
 from prefect import task, unmapped
 from prefect.cache_policies import NO_CACHE
@@ -24,8 +25,14 @@ from snapcal_core.settings import get_settings
 from snapcal_core.storage.models import SavedVersion
 from tasks.cache import stamped_key
 
+
+class _CacheOptions(TypedDict):
+    persist_result: bool
+    cache_expiration: timedelta
+
+
 #: Steps of the recipe are cached by their inputs' stamps so that a resumed (re-executed) run reuses them.
-RECIPE_CACHE = dict(persist_result=True, cache_expiration=timedelta(days=30))
+RECIPE_CACHE = _CacheOptions(persist_result=True, cache_expiration=timedelta(days=30))
 #: The request's own input files (a user mask, a grouping or sample file; names such as "Column" or
 #: "diamond" stamp nothing): an edited file is never served a result cached for its old content.
 REQUEST_FILES = ("request.recipe.mask_file", "request.grouping", "request.sample")
@@ -97,10 +104,12 @@ class TaskSteps(pipeline.FileSteps):
         return self.setup.table_path
 
     def pixel(self, table: str, iteration: int, previous_median: float, last: PixelStep | None) -> PixelStep:
+        assert self.setup is not None  # initial() ran
         return pixel_iteration(self.events_path, self.request, self.setup, table, iteration, previous_median,
                                str(self.work))
 
     def focus(self, table: str, last: PixelStep | None) -> FocusRef:
+        assert self.setup is not None
         return focus_groups(self.events_path, self.request, self.setup, table, last, str(self.work / "focused"))
 
     def fit_groups(self, focus: FocusRef) -> list[GroupCalibration]:
@@ -108,6 +117,7 @@ class TaskSteps(pipeline.FileSteps):
 
     def finish(self, table: str, focus: FocusRef, fits: list[GroupCalibration],
                loop: LoopRecord[PixelStep]) -> ResultSummary:
+        assert self.setup is not None
         return finish_groups(self.events_path, self.request, self.setup, focus, fits, loop.iterations, loop.last,
                              str(self.work / "result"))
 

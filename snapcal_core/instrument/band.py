@@ -21,7 +21,8 @@ def tof_from_wavelength_us(*, l_total_m: np.ndarray | float, wavelength_angstrom
 
     .. math:: \mathrm{TOF} = \frac{m_n}{h} L \lambda = L \lambda / 3.956034\times10^{-3}
     """
-    return TOF_PER_M_ANGSTROM_US * np.asarray(l_total_m) * np.asarray(wavelength_angstrom)
+    tof: np.ndarray = TOF_PER_M_ANGSTROM_US * np.asarray(l_total_m) * np.asarray(wavelength_angstrom)
+    return tof
 
 
 def tof_band_us(*, l_total_m: np.ndarray | float, wavelength_angstrom: float) -> tuple[np.ndarray, np.ndarray]:

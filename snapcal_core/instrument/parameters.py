@@ -15,7 +15,7 @@ from snapcal_core.errors import GroupingError
 from snapcal_core.instrument.band import wavelength_band_angstrom
 from snapcal_core.instrument.geometry import InstrumentGeometry, difc_from_geometry
 from snapcal_core.instrument.resolution import group_delta_d_over_d
-from snapcal_core.instrument.types import GroupParameters, Grouping
+from snapcal_core.instrument.types import Grouping, GroupParameters
 
 
 def d_range_angstrom(*, two_theta_rad: np.ndarray, wavelength_angstrom: float) -> tuple[float, float]:

@@ -82,12 +82,14 @@ def cuboid_solid_angle_sr(*, observer_m: np.ndarray, cuboid: Cuboid) -> np.ndarr
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
-def _dot(p, i, q, j):  # pragma: no cover - compiled
-    return p[i, 0] * q[j, 0] + p[i, 1] * q[j, 1] + p[i, 2] * q[j, 2]
+def _dot(p: np.ndarray, i: int, q: np.ndarray, j: int) -> float:  # pragma: no cover - compiled
+    dot: float = p[i, 0] * q[j, 0] + p[i, 1] * q[j, 1] + p[i, 2] * q[j, 2]
+    return dot
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _solid_angle_kernel(observer, corners, triangles, out):  # pragma: no cover - compiled
+def _solid_angle_kernel(observer: np.ndarray, corners: np.ndarray, triangles: np.ndarray,
+                        out: np.ndarray) -> None:  # pragma: no cover - compiled
     n_corners = corners.shape[0]
     for n in numba.prange(observer.shape[0]):
         rel = np.empty((n_corners, 3))

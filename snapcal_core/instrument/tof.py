@@ -34,7 +34,8 @@ def d_from_tof_scalar(tof: float, difc: float, difa: float, tzero: float) -> flo
     s = 1.0 + 4.0 * difa * t / (difc * difc)
     if s < 0.0:
         return np.nan
-    return t / (0.5 * difc * (1.0 + np.sqrt(s)))
+    d: float = t / (0.5 * difc * (1.0 + np.sqrt(s)))
+    return d
 
 
 def d_from_tof(*, tof_us: np.ndarray, difc: np.ndarray | float, difa: np.ndarray | float = 0.0,

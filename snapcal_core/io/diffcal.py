@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -46,8 +47,8 @@ class DiffCalTable:
 
     @classmethod
     def from_difc(
-        cls, difc: np.ndarray, *, group: np.ndarray | None = None, instrument_name: str = "SNAP", **kw
-    ) -> "DiffCalTable":
+        cls, difc: np.ndarray, *, group: np.ndarray | None = None, instrument_name: str = "SNAP", **kw: Any
+    ) -> DiffCalTable:
         """A table for detector ids ``0..n-1`` with DIFA = TZERO = 0 and every pixel in use."""
         n = difc.shape[0]
         return cls(
@@ -115,7 +116,7 @@ def read_diffcal(path: Path | str) -> DiffCalTable:
         def col(name: str, default: np.ndarray) -> np.ndarray:
             if name not in cal:
                 return default
-            data = cal[name][()]
+            data: np.ndarray = cal[name][()]
             if data.shape != (n,):
                 raise CorruptFileError(f"{path}: /calibration/{name} has shape {data.shape}, expected ({n},)")
             return data

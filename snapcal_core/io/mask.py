@@ -26,6 +26,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -97,7 +98,7 @@ def _check_instrument(name: str, path: Path, lite: bool, where: str) -> None:
         raise MaskInstrumentError(f"mask {path}: {where} names {name!r}: a Lite mask, but native pixels were asked for")
 
 
-def _text(value: object) -> str:
+def _text(value: Any) -> str:
     if np.ndim(value):
         flat = np.asarray(value).ravel()
         value = flat[0] if flat.size else b""
@@ -130,7 +131,8 @@ def _read_diffcal(path: Path, f: h5py.File, n_pixels: int, lite: bool) -> np.nda
 
 def _mask_entry(path: Path, f: h5py.File) -> tuple[h5py.Group, str]:
     """The one ``mantid_workspace_<N>`` holding a MaskWorkspace, and its data group's name."""
-    entries = sorted((k for k in f if _ENTRY.fullmatch(k)), key=lambda k: int(_ENTRY.fullmatch(k).group(1)))
+    numbered = sorted((m for m in map(_ENTRY.fullmatch, f) if m), key=lambda m: int(m.group(1)))
+    entries = [m.string for m in numbered]
     masks = [k for k in entries if "mask_workspace" in f[k]]
     if len(masks) > 1:
         raise MaskFileError(f"mask {path}: {len(masks)} MaskWorkspace entries ({', '.join(masks)}); snapcal reads "
@@ -152,7 +154,7 @@ def _read_nxprocessed(path: Path, f: h5py.File, n_pixels: int, lite: bool) -> np
     if values.ndim != 2 or values.shape[1] != 1 or (data == "workspace" and not np.isin(values, (0.0, 1.0)).all()):
         raise MaskFileError(f"mask {path}: {where} has shape {values.shape}; a MaskWorkspace holds one value, "
                             "0 or 1, per spectrum")
-    masked_spectrum = values[:, 0] != 0
+    masked_spectrum: np.ndarray = values[:, 0] != 0
     n_spectra = values.shape[0]
     if "instrument/name" in entry:
         _check_instrument(_text(entry["instrument/name"][()]), path, lite, f"{entry.name}/instrument/name")

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -74,7 +75,7 @@ def _need(group: h5py.Group, name: str, path: Path) -> h5py.Dataset:
     return group[name]
 
 
-def _text(value: object) -> str:
+def _text(value: Any) -> str:
     """A NeXus string (scalar or one-element array; Mantid writes an empty string as a blank) stripped."""
     if np.ndim(value):
         flat = np.asarray(value).ravel()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -172,6 +173,14 @@ def file_group_parameters(ws: FocusedWorkspace, index: int) -> GroupParameters |
                            difc_us_per_angstrom=float(difc_from_geometry(l_total_m=L1_M + l2_mean, two_theta_rad=tt)))
 
 
+class _Common(TypedDict):
+    """The fields every assessment of a spectrum shares (keyword arguments of :func:`_failed`)."""
+
+    group_id: int
+    spectrum: int
+    source: str
+
+
 def _failed(*, group_id: int, spectrum: int, outcome: GroupOutcome, reason: str, source: str,
             two_theta_deg: float = float("nan"), peaks: list[PeakFit] | None = None) -> GroupAssessment:
     peaks = peaks or []
@@ -191,7 +200,7 @@ def assess_spectrum(
     """
     spectrum = int(ws.spectrum_numbers[index])
     gid = group.group_id if group is not None else spectrum
-    common = dict(group_id=gid, spectrum=spectrum, source=source)
+    common = _Common(group_id=gid, spectrum=spectrum, source=source)
     if group is None:
         return _failed(**common, outcome=GroupOutcome.NO_GEOMETRY,
                        reason=f"the file locates none of the {ws.detector_ids[index].size} detectors of spectrum "
@@ -208,7 +217,7 @@ def assess_spectrum(
 
 
 def _fit_group(
-    d: np.ndarray, counts: np.ndarray, errors: np.ndarray, *, has: np.ndarray, group: GroupParameters, common: dict,
+    d: np.ndarray, counts: np.ndarray, errors: np.ndarray, *, has: np.ndarray, group: GroupParameters, common: _Common,
     reflections: Sequence[Reflection], peak_settings: PeakSettings, fit_settings: PeakFitSettings,
 ) -> GroupAssessment:
     """Predicted peaks in the group's peak d range cut to the data (``has``), fitted; outcome by count."""

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from snapcal_core.calibrant.peaks import PeakSettings, predicted_peaks_for_groups
 from snapcal_core.calibrant.reflections import Reflection
+from snapcal_core.calibrant.types import GroupPeakList
 from snapcal_core.instrument.geometry import snap_geometry
 from snapcal_core.instrument.parameters import group_parameters
 from snapcal_core.instrument.resolution import delta_d_over_d
@@ -33,7 +34,6 @@ from snapcal_core.recipe.mixture import PeakMixture, peak_mixtures, shifted
 from snapcal_core.recipe.peakfit import PeakFit, PeakFitSettings
 from snapcal_core.recipe.pixel import PixelCalibrationResult, PixelCalibrationSettings, PixelIteration, log_step_for
 from snapcal_core.recipe.pixel_scale import scaled_uncertainty, split_half_scale
-from snapcal_core.calibrant.types import GroupPeakList
 
 
 class RecipeSettings(BaseModel):
@@ -75,7 +75,8 @@ class CalibrationResult:
     @property
     def mask(self) -> np.ndarray:
         """True where a pixel is masked."""
-        return self.table.use == 0
+        masked: np.ndarray = self.table.use == 0
+        return masked
 
 
 def geometric_table(events: EventData, grouping: Grouping) -> DiffCalTable:
@@ -145,8 +146,8 @@ def align_group_step(*, events: EventData, grouping: Grouping, step: GroupStep, 
     current = shift_table(step.current, group_of_pixel=grouping.group_of_pixel, shifts=shifts)
     held = None
     if step.held_out is not None:
-        held = HeldOutTables(tables=tuple(shift_table(t, group_of_pixel=grouping.group_of_pixel, shifts=shifts)
-                                          for t in step.held_out.tables))
+        t0, t1 = (shift_table(t, group_of_pixel=grouping.group_of_pixel, shifts=shifts) for t in step.held_out.tables)
+        held = HeldOutTables(tables=(t0, t1))
     mixtures = {g: [shifted(m, shifts[g].difc_us_per_angstrom) for m in ms] for g, ms in step.mixtures.items()}
     return _focused_step(events, grouping, counts, step.focused.d_edges_angstrom, current=current, held=held,
                          groups=step.groups, peaks=step.peak_lists, shifts=shifts, mixtures=mixtures)
@@ -191,8 +192,9 @@ def finish_calibration(
     final = apply_group_fits(table=step.current, group_of_pixel=grouping.group_of_pixel, groups=group_fits)
     held = None
     if step.held_out is not None:
-        held = HeldOutTables(tables=tuple(apply_group_fits(table=t, group_of_pixel=grouping.group_of_pixel,
-                                                           groups=group_fits) for t in step.held_out.tables))
+        t0, t1 = (apply_group_fits(table=t, group_of_pixel=grouping.group_of_pixel, groups=group_fits)
+                  for t in step.held_out.tables)
+        held = HeldOutTables(tables=(t0, t1))
     final_focused = _focus(events, grouping, final, held, step.focused.d_edges_angstrom)
     shape_difc = tail_difc_per_group(table=final, group_of_pixel=grouping.group_of_pixel, group_ids=grouping.group_ids,
                                      counts=_counts_per_pixel(events, grouping))

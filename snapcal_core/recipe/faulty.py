@@ -63,7 +63,8 @@ def local_median(values: np.ndarray, *, size: int, group_of_pixel: np.ndarray) -
             out[group_of_pixel == g] = np.median(values[group_of_pixel == g])
         return out
     size += 1 - size % 2
-    return ndimage.median_filter(_panels(values.astype(np.float64)), size=(1, size, size), mode="nearest").ravel()
+    filtered: np.ndarray = ndimage.median_filter(_panels(values.astype(np.float64)), size=(1, size, size), mode="nearest")
+    return filtered.ravel()
 
 
 def dead_panels(counts: np.ndarray, group_of_pixel: np.ndarray, *, ratio: float) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from snapcal_core.recipe.metrics import DifcChange
-from snapcal_core.recipe.result_io import ResultSummary
+from snapcal_core.recipe.result_io import GroupSummary, ResultSummary
 
 #: Who decides whether a calibration is saved (the one vocabulary of the flows, the batch and the
 #: deployments): ``manual`` a person (the interactive flow pauses; a batch saves nothing, for a person
@@ -62,7 +62,7 @@ def _above(value: float, limit: float | None) -> bool:
     return limit is not None and not (math.isfinite(value) and value <= limit)
 
 
-def _group_failures(group, gate: QualityGate, change: DifcChange | None) -> list[str]:
+def _group_failures(group: GroupSummary, gate: QualityGate, change: DifcChange | None) -> list[str]:
     m = group.metrics
     out = []
     if m.n_peaks_fitted < gate.min_peaks_fitted:

@@ -20,12 +20,12 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, Field
 
+from snapcal_core.calibrant.types import GroupPeakList
 from snapcal_core.constants import FWHM_PER_SIGMA
+from snapcal_core.data.screen import MaskReason
 from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.recipe import pixel_kernels as k
-from snapcal_core.data.screen import MaskReason
 from snapcal_core.recipe.faulty import FaultySettings, faulty_pixels
-from snapcal_core.calibrant.types import GroupPeakList
 
 FWHM_PER_HALF_DD = FWHM_PER_SIGMA * 0.5
 

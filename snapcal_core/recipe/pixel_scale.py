@@ -60,7 +60,7 @@ def bins_for(n_pixels: int) -> int:
 
 
 def split_half_scale(*, halves: Sequence[PixelCalibrationResult], group_of_pixel: np.ndarray,
-                     group_ids: Sequence[int], counts: np.ndarray | None = None) -> SplitHalfScale:
+                     group_ids: Sequence[int] | np.ndarray, counts: np.ndarray | None = None) -> SplitHalfScale:
     """``c`` of every group, and per bin of ``counts`` (the pixels' counts in the reference windows;
     None: one bin), from the two half iterations ``halves`` (module docstring)."""
     a, b = halves

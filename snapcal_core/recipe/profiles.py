@@ -28,7 +28,8 @@ def _exp_erfc(u: np.ndarray, v: np.ndarray, g: np.ndarray) -> np.ndarray:
     ``erfcx(v) * g`` with ``g = exp(-dx^2/2s^2)``."""
     vp = np.maximum(v, 0.0)
     un = np.minimum(u, 700.0)
-    return np.where(v > 0, erfcx(vp) * g, np.exp(un) * erfc(v))
+    out: np.ndarray = np.where(v > 0, erfcx(vp) * g, np.exp(un) * erfc(v))
+    return out
 
 
 def back_to_back(x: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -6,6 +6,7 @@ The folder is what later steps pass around (Prefect tasks, the store): large arr
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -92,7 +93,7 @@ def _masked(result: CalibrationResult) -> list[MaskSummary]:
 
 
 def write_result(result: CalibrationResult, folder: Path, *, native_mask_reason: np.ndarray | None = None,
-                 **summary_fields) -> ResultSummary:
+                 **summary_fields: Any) -> ResultSummary:
     """Write the result into ``folder`` (built beside it and renamed into place); a Lite result
     also keeps ``native_mask_reason`` (the native pixels screened at load, whose events were
     dropped before the superpixels were made) as :data:`NATIVE_SCREEN_FILE`, for the report."""
@@ -143,8 +144,10 @@ def read_mask_reason(folder: Path) -> np.ndarray | None:
     if (folder / FOCUSED_FILE).is_file():
         with h5py.File(folder / FOCUSED_FILE) as f:
             if "pixel/mask_reason" in f:
-                return f["pixel/mask_reason"][()]
-    return np.load(folder / MASK_REASON_FILE) if (folder / MASK_REASON_FILE).is_file() else None
+                in_file: np.ndarray = f["pixel/mask_reason"][()]
+                return in_file
+    from_npy: np.ndarray | None = np.load(folder / MASK_REASON_FILE) if (folder / MASK_REASON_FILE).is_file() else None
+    return from_npy
 
 
 def read_summary(folder: Path) -> ResultSummary:

@@ -34,13 +34,16 @@ T = TypeVar("T")
 P = TypeVar("P")
 F = TypeVar("F")
 R = TypeVar("R")
+#: Only returned by the protocols below (covariant).
+T_co = TypeVar("T_co", covariant=True)
+R_co = TypeVar("R_co", covariant=True)
 
 
-class PixelStepLike(Protocol[T]):
+class PixelStepLike(Protocol[T_co]):
     """What the sequence reads of a pixel step's outcome (``PixelOutcome`` or the flow's ``PixelStep``)."""
 
     @property
-    def table(self) -> T: ...
+    def table(self) -> T_co: ...
     @property
     def stats(self) -> PixelIteration: ...
     @property
@@ -61,14 +64,14 @@ class LoopRecord(Generic[P]):
     last: P | None = None
 
 
-class RecipeSteps(Protocol[T, P, F, R]):
+class RecipeSteps(Protocol[T, P, F, R_co]):
     """The steps :func:`run_steps` sequences (each a thin call of a :mod:`~snapcal_core.recipe.steps` step)."""
 
     def initial(self) -> T: ...
     def pixel(self, table: T, iteration: int, previous_median: float, last: P | None) -> P: ...
     def focus(self, table: T, last: P | None) -> F: ...
     def fit_groups(self, focus: F) -> list[GroupCalibration]: ...
-    def finish(self, table: T, focus: F, fits: list[GroupCalibration], loop: LoopRecord[P]) -> R: ...
+    def finish(self, table: T, focus: F, fits: list[GroupCalibration], loop: LoopRecord[P]) -> R_co: ...
 
 
 def run_steps(steps: RecipeSteps[T, P, F, R], *, settings: RecipeSettings,

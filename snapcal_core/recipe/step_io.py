@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from snapcal_core.calibrant.types import GroupPeakList
 from snapcal_core.instrument.types import GroupParameters
 from snapcal_core.io.diffcal import read_diffcal, write_diffcal
 from snapcal_core.recipe.align import GroupShift
@@ -17,7 +18,6 @@ from snapcal_core.recipe.focus import FocusedSpectra
 from snapcal_core.recipe.held_out import HeldOutTables
 from snapcal_core.recipe.mixture import PeakMixture
 from snapcal_core.recipe.pixel import PixelCalibrationResult
-from snapcal_core.calibrant.types import GroupPeakList
 
 FOCUSED_NPZ, GROUP_STEP_JSON, CURRENT_TABLE = "focused.npz", "group_step.json", "current.h5"
 PIXEL_NPZ, PIXEL_JSON = "pixel_result.npz", "pixel_result.json"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from snapcal_core.calibrant.reflections import Reflection
+from snapcal_core.calibrant.types import GroupPeakList
 from snapcal_core.instrument.types import Grouping, GroupParameters
 from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.models import EventData
@@ -35,7 +36,6 @@ from snapcal_core.recipe.pixel import (
     run_iteration,
     start_loop,
 )
-from snapcal_core.calibrant.types import GroupPeakList
 from snapcal_core.recipe.user_mask import masked_table, user_mask
 
 

@@ -96,7 +96,10 @@ def _compare(table: DiffCalTable, grouping: Grouping,
     comparisons: dict[str, list[DifcChange]] = {}
     not_compared: dict[str, str] = {}
     for label, old in others.items():
-        why = old if isinstance(old, str) else foreign_reason(table, old)
+        if isinstance(old, str):
+            not_compared[label] = old
+            continue
+        why = foreign_reason(table, old)
         if why is None:
             comparisons[label] = difc_change(new=table, old=old, grouping=grouping)
         else:
@@ -135,7 +138,8 @@ def build_report(summaries: list[ResultSummary], *, state: DetectorState, home: 
     grouping = load_grouping(latest.grouping, lite=latest.lite)
     others = _others(summaries, state_id=state.state_id(), home=home, compare_versions=compare_versions)
     comparisons, not_compared = _compare(table, grouping, others)
-    reference = next(((label, others[label]) for label in comparisons), None)
+    reference = next(((label, old) for label, old in others.items()
+                      if label in comparisons and not isinstance(old, str)), None)
     plots = _plots(latest, table, reference)
     markdown = report_markdown(latest, iteration=len(summaries), comparisons=comparisons, not_compared=not_compared)
     (folder / REPORT_FILE).write_text(markdown)

@@ -10,12 +10,13 @@ from snapcal_core.instrument.tof import tof_from_d_scalar
 
 @numba.njit(parallel=True, nogil=True, cache=True)
 def bragg_tof_kernel(
-    pixel, u_refl, u_side, gauss, expo,  # per event
-    sin_theta, sigma_rel, difc, difa, tzero,  # per pixel
-    refl_d, refl_intensity, lam_lo, lam_hi, lam_t, epi,  # per reflection / constants
-    beta_a, beta_b, alpha_over_beta,  # tail law (instrument/resolution.py)
-    out_tof,
-):
+    pixel: np.ndarray, u_refl: np.ndarray, u_side: np.ndarray, gauss: np.ndarray, expo: np.ndarray,  # per event
+    sin_theta: np.ndarray, sigma_rel: np.ndarray, difc: np.ndarray, difa: np.ndarray, tzero: np.ndarray,  # per pixel
+    refl_d: np.ndarray, refl_intensity: np.ndarray,  # per reflection
+    lam_lo: float, lam_hi: float, lam_t: float, epi: float,  # constants
+    beta_a: float, beta_b: float, alpha_over_beta: float,  # tail law (instrument/resolution.py)
+    out_tof: np.ndarray,
+) -> None:
     """TOF of each Bragg event: pick a reflection by its weight in the event's pixel, then
     ``DIFC d + DIFA d^2 + TZERO`` (instrument/tof.py) + Gaussian + back-to-back exponential of decay
     ``beta_a + beta_b / d^4`` and rise ``alpha_over_beta`` times that (see physics.py)."""
@@ -47,7 +48,7 @@ def bragg_tof_kernel(
 
 
 @numba.njit(nogil=True, cache=True)
-def insert_sorted_kernel(old, at, new, out):
+def insert_sorted_kernel(old: np.ndarray, at: np.ndarray, new: np.ndarray, out: np.ndarray) -> None:
     """``out`` = ``old`` with ``new[j]`` placed before ``old[at[j]]`` (``at`` sorted, as ``np.insert``),
     in one pass: ``out.size == old.size + new.size``."""
     j = 0

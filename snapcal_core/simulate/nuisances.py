@@ -101,14 +101,14 @@ class Nuisances(BaseModel):
                                      description="Events in bank_unmapped_events, fraction of n_events")
 
     @model_validator(mode="after")
-    def _check_rates(self) -> "Nuisances":
+    def _check_rates(self) -> Nuisances:
         lo, hi = self.hot_rate_range
         if not 0.0 < lo <= hi:
             raise ValueError(f"hot_rate_range must satisfy 0 < low <= high, got {self.hot_rate_range}")
         return self
 
     @classmethod
-    def rough(cls) -> "Nuisances":
+    def rough(cls) -> Nuisances:
         """The issue's acceptance run: 2 % dead pixels, a dead tube, 0.5 % hot pixels and 12 bursting
         ones, noisy edges (2 pixels, 2x), 20 % efficiency spread with +-10 % across panels, a prompt
         pulse of 1 % of the events, and error (0.02 %) and unmapped (0.1 %) events."""

@@ -35,7 +35,8 @@ EPITHERMAL_SCALE = EPITHERMAL_FRACTION * LAMBDA_T_ANGSTROM**-5 * 0.4**2.5 * np.e
 def incident_spectrum(*, wavelength_angstrom: np.ndarray) -> np.ndarray:
     r"""Relative flux per unit wavelength (see module docstring)."""
     lam = np.asarray(wavelength_angstrom, dtype=np.float64)
-    return lam**-5 * np.exp(-((LAMBDA_T_ANGSTROM / lam) ** 2)) + EPITHERMAL_SCALE / lam
+    flux: np.ndarray = lam**-5 * np.exp(-((LAMBDA_T_ANGSTROM / lam) ** 2)) + EPITHERMAL_SCALE / lam
+    return flux
 
 
 def solid_angle_weight(geometry: InstrumentGeometry, *, arc_deg: tuple[float, float]) -> np.ndarray:
@@ -44,7 +45,8 @@ def solid_angle_weight(geometry: InstrumentGeometry, *, arc_deg: tuple[float, fl
     arc = np.deg2rad(np.repeat(np.array([arc_deg[1]] * 9 + [arc_deg[0]] * 9), n_per_panel))
     normal = np.stack([-np.sin(arc), np.zeros_like(arc), -np.cos(arc)], axis=1)
     cos_alpha = np.abs(np.einsum("ij,ij->i", geometry.position_m, normal)) / geometry.l2_m
-    return cos_alpha / geometry.l2_m**2
+    weight: np.ndarray = cos_alpha / geometry.l2_m**2
+    return weight
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ def pixel_tables(
 
     def cdf(w: np.ndarray) -> np.ndarray:
         c = np.cumsum(w)
-        return c / c[-1]
+        normalised: np.ndarray = c / c[-1]
+        return normalised
 
     return PixelTables(
         sin_theta=sin_theta,

@@ -42,7 +42,7 @@ from snapcal_core.models import DetectorState, validate_run_number
 from snapcal_core.settings import SnapcalSettings, get_settings
 from snapcal_core.simulate import physics
 from snapcal_core.simulate.kernels import bragg_tof_kernel
-from snapcal_core.simulate.nuisances import Nuisances, plan_nuisances
+from snapcal_core.simulate.nuisances import NuisancePlan, Nuisances, plan_nuisances
 from snapcal_core.simulate.truth import perturbed_truth, truth_path
 
 #: Calibrant names the simulator knows -> NCrystal material.
@@ -127,7 +127,7 @@ def check_disk_space(raw: Path, *, n_events: int, compression: str | None) -> No
             f"{free / 1e9:.2f} GB free")
 
 
-def _expected_events(n_events: int, plan) -> int:
+def _expected_events(n_events: int, plan: NuisancePlan | None) -> int:
     """Events the run will hold: those asked for plus the nuisances' (hot, edge, prompt, burst, diagnostic)."""
     if plan is None:
         return n_events
@@ -256,7 +256,7 @@ def simulate_run(
     try:
         writer = EventFileWriter(
             raw, run_number=run_number, title=f"{SAMPLE_TITLES[sample]} calibrant (snapcal simulation, seed {seed})",
-            start_time=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc).isoformat(), duration_s=duration,
+            start_time=dt.datetime(2026, 1, 1, tzinfo=dt.UTC).isoformat(), duration_s=duration,
             proton_charge=duration * 1.0e13 / 3600.0, das_logs=state_logs(state), compression=compression,
             explicit_pulses=bool(plan and plan.explicit_pulses),
         )

@@ -93,7 +93,8 @@ class NuisanceTruth:
 
     def has(self, flag: NuisanceFlag) -> np.ndarray:
         """Boolean per pixel: carries ``flag``."""
-        return (self.flags & np.uint8(flag)) != 0
+        carries: np.ndarray = (self.flags & np.uint8(flag)) != 0
+        return carries
 
     @property
     def dead(self) -> np.ndarray:

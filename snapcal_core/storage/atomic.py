@@ -19,7 +19,7 @@ LOCK_FILE = ".CalibrationIndex.lock"
 LOCK_TIMEOUT_S = 120.0
 #: Recent filelock versions silently fall back to a marker-file lock (which survives a crashed holder)
 #: where ``flock`` is unsupported; we fail closed instead. Older versions never fall back.
-_FAIL_CLOSED = {"fallback_to_soft": False} if "fallback_to_soft" in inspect.signature(FileLock).parameters else {}
+_FAIL_CLOSED: dict[str, Any] = {"fallback_to_soft": False} if "fallback_to_soft" in inspect.signature(FileLock).parameters else {}
 
 _checkpoint_hook: Callable[[str], None] | None = None
 

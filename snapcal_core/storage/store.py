@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
@@ -41,14 +42,14 @@ from snapcal_core.storage.paths import (
     table_name,
 )
 from snapcal_core.storage.reconcile import orphan_entries
-from snapcal_core.storage.versions import (  # noqa: F401  (re-exported query API)
-    LoadedVersion,
-    applicable_version,
-    list_states,
-    list_versions,
-    load_version,
-    read_record,
-)
+
+# the query API, re-exported (``X as X``: an explicit re-export)
+from snapcal_core.storage.versions import LoadedVersion as LoadedVersion
+from snapcal_core.storage.versions import applicable_version as applicable_version
+from snapcal_core.storage.versions import list_states as list_states
+from snapcal_core.storage.versions import list_versions as list_versions
+from snapcal_core.storage.versions import load_version as load_version
+from snapcal_core.storage.versions import read_record as read_record
 
 #: Built-in focus groupings listed in a new state's grouping map (snapcal_core.instrument.groupings).
 BUILTIN_GROUPINGS = ("Column", "Bank", "All")
@@ -147,7 +148,7 @@ def default_table(state: DetectorState, *, lite: bool) -> DiffCalTable:
                                   instrument_source="snapcal default calibration from geometry")
 
 
-def _grouping_map(state_id: str) -> dict:
+def _grouping_map(state_id: str) -> dict[str, Any]:
     """SNAPRed's ``groupingMap.json``: focus-group names and their grouping files (relative names are
     resolved in SNAPRed's grouping home, where SNAP's ``SNAPFocGroup_<name>[.lite].hdf`` live)."""
     return {"stateId": state_id,

@@ -38,7 +38,8 @@ class LoadedVersion:
     @property
     def mask(self) -> np.ndarray:
         """True for masked pixels (``use == 0``), in table row order."""
-        return self.table.use == 0
+        masked: np.ndarray = self.table.use == 0
+        return masked
 
     @property
     def metrics(self) -> list[dict[str, Any]]:

@@ -78,7 +78,7 @@ class CalibrantRules(BaseModel):
         return load_rules(path)
 
 
-def _field(loc: tuple) -> str:
+def _field(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "<top level>"
 
 
