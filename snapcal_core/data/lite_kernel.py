@@ -1,37 +1,20 @@
-r"""Native -> Lite mapping of event ids (numba; same map as :func:`snapcal_core.instrument.lite.native_to_lite`).
-
-.. math:: \mathrm{lite} = \lfloor n / 65536 \rfloor \cdot 1024
-          + \lfloor (n \bmod 65536) / 256 / 8 \rfloor \cdot 32 + \lfloor (n \bmod 256) / 8 \rfloor
-"""
+"""Native -> Lite mapping of event ids in parallel (numba), with the map of
+:func:`snapcal_core.instrument.lite.lite_id` compiled as it stands (one home for the map)."""
 
 from __future__ import annotations
 
 import numba
 import numpy as np
 
-from snapcal_core.constants import (
-    LITE_BLOCK,
-    LITE_PIXELS_PER_PANEL,
-    LITE_PIXELS_PER_SIDE,
-    N_NATIVE_PIXELS,
-    PANEL_PIXELS_PER_SIDE,
-    PIXELS_PER_PANEL,
-)
+from snapcal_core.constants import N_NATIVE_PIXELS
+from snapcal_core.instrument import lite
 
-
-@numba.njit(nogil=True, cache=True, inline="always")
-def lite_id(n):
-    """Lite pixel id of native detector id ``n`` (a valid id, 0 <= n < 1,179,648)."""
-    within = n % PIXELS_PER_PANEL
-    return (
-        (n // PIXELS_PER_PANEL) * LITE_PIXELS_PER_PANEL
-        + (within // PANEL_PIXELS_PER_SIDE // LITE_BLOCK) * LITE_PIXELS_PER_SIDE
-        + (within % PANEL_PIXELS_PER_SIDE) // LITE_BLOCK
-    )
+#: Lite pixel id of a valid native detector id, inside numba kernels.
+lite_id = numba.njit(nogil=True, cache=True, inline="always")(lite.lite_id)
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _to_lite(native, out):
+def _to_lite(native: np.ndarray, out: np.ndarray) -> int:
     bad = 0
     for i in numba.prange(native.shape[0]):
         n = native[i]

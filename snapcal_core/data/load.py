@@ -1,10 +1,13 @@
 """Load a run's events into memory: native or Lite, cropped to the TOF band of its state.
 
-Run -> IPTS -> file (a Lite copy when present and Lite is wanted, else the raw file) -> the
-events of every detector bank present read into two preallocated arrays -> per-pixel TOF-band
-crop (and native -> Lite mapping) in place by a numba kernel, which also drops (and counts) ids
-beyond the instrument. ``with_pulses`` also gives each kept event its pulse. Nothing is written
-unless ``write_lite`` asks for the Lite copy, and then only after a successful load, atomically.
+Run -> IPTS -> file (a Lite copy when present and Lite is wanted, else the raw file) -> one
+pass over the stored chunks of every detector bank present, on all cores
+(:mod:`~snapcal_core.data.event_pass`): each chunk is inflated and, in the same pass, cropped to
+the per-pixel TOF band without the prompt pulse, mapped native -> Lite, and given its pulse
+(``with_pulses``), straight into arrays allocated once; ids beyond the instrument are dropped and
+counted. A native file's ids are read (and counted for the pixel screening) first, then its TOFs
+in the cropping pass. Nothing is written unless ``write_lite`` asks for the Lite copy, and then
+only after a successful load, atomically.
 """
 
 from __future__ import annotations
@@ -12,16 +15,20 @@ from __future__ import annotations
 import datetime as dt
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from snapcal_core.constants import L1_M, LITE_BLOCK, LITE_PIXELS_PER_SIDE, N_PANELS
-from snapcal_core.data.band_kernel import crop_to_band
+from snapcal_core.constants import L1_M, LITE_BLOCK, LITE_PIXELS_PER_SIDE, N_NATIVE_PIXELS, N_PANELS
+from snapcal_core.data.band_kernel import Band, make_band
+from snapcal_core.data.crop_pass import crop_into
+from snapcal_core.data.event_pass import read_into
 from snapcal_core.data.lite_kernel import events_to_lite
 from snapcal_core.data.locate import locate_run
 from snapcal_core.data.nexus import EventFileWriter
-from snapcal_core.data.screen import ScreenSettings, native_counts, reason_counts, screen_native
-from snapcal_core.data.read import NO_PULSE, BankPulses, FileHeader, RawEvents, read_events, read_raw_events
+from snapcal_core.data.pulses import event_pulses
+from snapcal_core.data.read import EventSource, FileHeader, event_source, read_events
+from snapcal_core.data.screen import ScreenSettings, reason_counts, screen_native
 from snapcal_core.data.state import state_logs
 from snapcal_core.errors import CorruptFileError, NoEventsInBandError, RunNotFoundError, SnapcalError
 from snapcal_core.instrument.band import tof_band_us
@@ -30,8 +37,7 @@ from snapcal_core.instrument.prompt_pulse import PromptPulseSettings, prompt_pul
 from snapcal_core.models import DetectorState, EventData, RunMetadata, validate_run_number
 from snapcal_core.settings import SnapcalSettings, get_settings
 
-#: Below this kept fraction the cropped events are copied out, so the dropped ones free their memory.
-_COPY_BELOW_KEPT_FRACTION = 0.9
+__all__ = ["event_pulses", "load_event_file", "load_run", "pixel_band_us", "read_event_file", "write_lite_file"]
 
 
 @lru_cache(maxsize=8)
@@ -72,63 +78,6 @@ def _metadata(header: FileHeader, *, run: int, ipts: int, n_out_of_range: int, n
                        pulse_time_offset=pulse_time_offset)
 
 
-def _offset_shift_s(offset: str, *, reference: str) -> float:
-    """Seconds from ``reference`` to ``offset`` (ISO times); 0 when equal or either cannot be parsed."""
-    if offset == reference:
-        return 0.0
-    try:
-        return (dt.datetime.fromisoformat(offset) - dt.datetime.fromisoformat(reference)).total_seconds()
-    except (ValueError, TypeError):
-        return 0.0
-
-
-def _pulse_table(times: list[np.ndarray]) -> np.ndarray:
-    """Ascending union of the banks' pulse times (the first bank's array when all banks agree)."""
-    first = times[0]
-    if all(np.array_equal(t, first) for t in times[1:]) and np.all(first[1:] > first[:-1]):
-        return first
-    return np.unique(np.concatenate(times))
-
-
-def event_pulses(pulses: tuple[BankPulses, ...], *, n_events: int) -> tuple[np.ndarray, np.ndarray, str]:
-    """Each event's pulse as an index into one pulse-time table shared by all banks.
-
-    Returns ``(pulse_index, pulse_time_s, offset)``: ``pulse_index`` uint32 per event of the
-    file's concatenated arrays (:data:`NO_PULSE` for a bank without pulses), ``pulse_time_s``
-    float64 ascending, seconds after ``offset`` (the first bank's ``event_time_zero`` offset;
-    banks with another offset are shifted onto it). ``pulse_time_s[pulse_index]`` is each
-    event's pulse time.
-    """
-    index = np.full(n_events, NO_PULSE, dtype=np.uint32)
-    if not pulses:
-        return index, np.empty(0, dtype=np.float64), ""
-    offset = pulses[0].offset
-    times = [b.time_zero_s + _offset_shift_s(b.offset, reference=offset) for b in pulses]
-    table = _pulse_table(times)
-    for bank, bank_times in zip(pulses, times):
-        where = np.searchsorted(table, bank_times).astype(np.uint32)
-        index[bank.first_event : bank.first_event + bank.n_events] = np.repeat(where, bank.events_per_pulse())
-    return index, table, offset
-
-
-def _in_band(ids: np.ndarray, tof_us: np.ndarray, *, lo_us: np.ndarray, hi_us: np.ndarray,
-             prompt_us: np.ndarray, prompt_width_us: float) -> np.ndarray:
-    """Boolean mask of the events :func:`crop_to_band` keeps: ``id < n_pixels``, ``lo[id] <= tof <= hi[id]``
-    and outside every prompt pulse."""
-    valid = ids < lo_us.size
-    pixel = np.where(valid, ids, np.uint32(0))
-    keep = valid & (lo_us[pixel] <= tof_us) & (tof_us <= hi_us[pixel])
-    for t in prompt_us.astype(np.float32):
-        keep &= ~((t <= tof_us) & (tof_us <= t + np.float32(prompt_width_us)))
-    return keep
-
-
-def _pulses_in_band(raw: RawEvents, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
-    """``(pulse_index, pulse_time_s, offset)`` of the kept events (see :func:`event_pulses`)."""
-    index, times_s, offset = event_pulses(raw.pulses, n_events=raw.event_id.size)
-    return index[keep], times_s, offset
-
-
 def _refuse_mismatch(header: FileHeader, path: Path, *, file_lite: bool, lite_requested: bool,
                      run_number: int | None) -> None:
     if file_lite and not lite_requested:
@@ -146,6 +95,97 @@ def _no_events_in_band(header: FileHeader, *, run: int, lo_us: np.ndarray, hi_us
     )
 
 
+class _Output:
+    """The final event arrays of a load, allocated once; the only holder of them until trimmed."""
+
+    def __init__(self, n_events: int, *, with_pulses: bool) -> None:
+        self.pixel = np.empty(n_events, np.uint32)
+        self.tof_us = np.empty(n_events, np.float32)
+        self.pulse = np.empty(n_events if with_pulses else 0, np.uint32)
+
+    def trim(self, n: int) -> None:
+        """Keep the first ``n`` events and give the memory beyond them back, in place (``resize``
+        reallocates without copying when nothing else refers to the array; else a copy is kept)."""
+        for name in ("pixel", "tof_us", "pulse"):
+            if getattr(self, name).size > n:
+                try:
+                    getattr(self, name).resize(n, refcheck=True)
+                except ValueError:
+                    setattr(self, name, getattr(self, name)[:n].copy())
+
+
+class _Crop:
+    """The crop of a load, worked out on the calling thread while the worker threads read: the
+    state's band, the prompt pulses and, for a native file, the screening of its pixels."""
+
+    def __init__(self, header: FileHeader, *, file_lite: bool, to_lite: bool, prompt_pulse: PromptPulseSettings,
+                 screen: ScreenSettings) -> None:
+        self.header, self.file_lite, self.to_lite = header, file_lite, to_lite
+        self.prompt_pulse, self.screen = prompt_pulse, screen
+        self.counts = None if file_lite or not screen.screen else np.zeros(N_NATIVE_PIXELS, np.int64)
+        self.reason: np.ndarray | None = None  # MaskReason of every native pixel (native files)
+        self.lo_us: np.ndarray | None = None
+        self.hi_us: np.ndarray | None = None
+
+    def state_band(self) -> None:
+        self.lo_us, self.hi_us = _state_band(self.header.state, lite=self.file_lite)
+
+    def band(self) -> Band:
+        """The :class:`Band` (after :meth:`state_band`, and the ids pass when counting)."""
+        if self.lo_us is None:
+            self.state_band()
+        lo, hi = self.lo_us, self.hi_us
+        assert lo is not None and hi is not None  # state_band() ran
+        if not self.file_lite:  # screening off: screen_native's answer is "nothing", no counts needed
+            self.reason = (screen_native(self.counts, self.screen) if self.counts is not None
+                           else np.zeros(N_NATIVE_PIXELS, np.uint8))
+        prompt = prompt_pulse_times_us(tof_min_us=float(lo.min()), tof_max_us=float(hi.max()),
+                                       settings=self.prompt_pulse)
+        # pixels without events: moot (reason is set whenever counts are: a native file)
+        drop = None if self.counts is None or self.reason is None else (self.reason > 0) & (self.counts > 0)
+        return make_band(lo_us=lo, hi_us=hi, prompt_us=prompt, prompt_width_us=self.prompt_pulse.width_us,
+                         to_lite=self.to_lite, drop=drop)
+
+    def message_band_us(self) -> tuple[np.ndarray, np.ndarray]:
+        """The band with every screened pixel's emptied (for messages; after :meth:`band`)."""
+        assert self.lo_us is not None and self.hi_us is not None
+        if self.reason is None or not self.reason.any():
+            return self.lo_us, self.hi_us
+        return np.where(self.reason > 0, np.inf, self.lo_us), np.where(self.reason > 0, -np.inf, self.hi_us)
+
+
+def _load(source: EventSource, *, lite_requested: bool, file_is_lite: bool | None, ipts: int,
+          run_number: int | None, with_pulses: bool, prompt_pulse: PromptPulseSettings,
+          screen: ScreenSettings) -> EventData:
+    """:func:`load_event_file` on an open file."""
+    header = source.header
+    file_lite = bool(header.lite) if file_is_lite is None else file_is_lite
+    _refuse_mismatch(header, header.path, file_lite=file_lite, lite_requested=lite_requested, run_number=run_number)
+    run = run_number or header.run_number or 0
+    crop = _Crop(header, file_lite=file_lite, to_lite=lite_requested and not file_lite, prompt_pulse=prompt_pulse,
+                 screen=screen)
+    out = _Output(header.n_events, with_pulses=with_pulses)
+    if crop.counts is not None:  # the ids first, counted for the screening (the band meanwhile)
+        read_into(source.chunk_file, source.banks, ids=out.pixel, tof_us=None, counts=crop.counts,
+                  alongside=crop.state_band)
+    kept = crop_into(source.chunk_file, source.banks, crop.band, pixel=out.pixel, tof_us=out.tof_us,
+                     pulse=out.pulse, ids_read=crop.counts is not None)
+    out.trim(kept.n_kept)
+    if kept.n_kept == 0:
+        lo, hi = crop.message_band_us()
+        raise _no_events_in_band(header, run=run, lo_us=lo, hi_us=hi, n_out_of_range=kept.n_bad)
+    meta = _metadata(header, run=run, ipts=ipts, n_out_of_range=kept.n_bad, n_prompt=kept.n_prompt,
+                     pulse_time_offset=source.pulse_offset)
+    reason = crop.reason
+    if reason is not None:
+        n_screened = int(crop.counts[reason > 0].sum()) if crop.counts is not None else 0
+        meta = meta.model_copy(update={"screened_native_pixels": reason_counts(reason),
+                                       "n_screened_events": n_screened})
+    return EventData(pixel=out.pixel, tof_us=out.tof_us, lite=lite_requested, metadata=meta,
+                     pulse_index=out.pulse if with_pulses else None, pulse_time_s=source.pulse_time_s,
+                     native_mask_reason=reason if reason is not None and reason.any() else None)
+
+
 def load_event_file(
     path: Path | str, *, lite_requested: bool, file_is_lite: bool | None = None, ipts: int = 0,
     run_number: int | None = None, with_pulses: bool = False, prompt_pulse: PromptPulseSettings = PromptPulseSettings(),
@@ -158,48 +198,20 @@ def load_event_file(
     ``run_number`` given, a file that says it holds another run is a :class:`CorruptFileError`.
     Events with ids beyond the instrument's pixels (native 1,179,648, Lite 18,432) are dropped
     and counted in ``metadata.n_events_out_of_range``. ``with_pulses`` also reads the pulses and
-    fills ``pulse_index`` / ``pulse_time_s`` (off by default: it costs a mask over all events; a
-    Lite copy written by snapcal holds evenly spread, not measured, pulses). The prompt pulse
-    (:mod:`~snapcal_core.instrument.prompt_pulse`, at every pulse time inside the state's TOF
-    band) is removed in the same pass and counted in ``metadata.n_prompt_pulse_events``. The native
-    pixels of a native file are screened by their counts first (:mod:`~snapcal_core.data.screen`):
-    the faulty ones' events are dropped in the same pass, their reasons kept in
-    ``native_mask_reason`` and counted in ``metadata.screened_native_pixels``.
+    fills ``pulse_index`` / ``pulse_time_s`` (a Lite copy written by snapcal holds evenly spread,
+    not measured, pulses). The prompt pulse (:mod:`~snapcal_core.instrument.prompt_pulse`, at
+    every pulse time inside the state's TOF band) is removed in the same pass and counted in
+    ``metadata.n_prompt_pulse_events``. The native pixels of a native file are screened by their
+    counts first (:mod:`~snapcal_core.data.screen`): the faulty ones' events are dropped in the
+    same pass, their reasons kept in ``native_mask_reason`` and counted in
+    ``metadata.screened_native_pixels``. The events are in file order, bank after bank.
     """
-    path = Path(path)
-    raw = read_raw_events(path, with_pulses=with_pulses)
-    header, ids, tof_us = raw.header, raw.event_id, raw.tof_us
-    file_lite = bool(header.lite) if file_is_lite is None else file_is_lite
-    _refuse_mismatch(header, path, file_lite=file_lite, lite_requested=lite_requested, run_number=run_number)
-    run = run_number or header.run_number or 0
-    lo, hi = _state_band(header.state, lite=file_lite)
-    prompt = prompt_pulse_times_us(tof_min_us=float(lo.min()), tof_max_us=float(hi.max()), settings=prompt_pulse)
-    counts = None if file_lite else native_counts(ids)
-    reason = None if counts is None else screen_native(counts, screen)
-    if reason is not None and reason.any():
-        lo, hi = lo.copy(), hi.copy()
-        lo[reason > 0], hi[reason > 0] = np.inf, -np.inf  # the band crop drops their events
-    pulse_index, pulse_time_s, pulse_offset = (
-        _pulses_in_band(raw, _in_band(ids, tof_us, lo_us=lo, hi_us=hi, prompt_us=prompt,
-                                      prompt_width_us=prompt_pulse.width_us)) if with_pulses else (None, None, "")
-    )  # the mask is taken before the in-place crop below moves the events
-    n_kept, n_out, n_prompt = crop_to_band(ids, tof_us, lo_us=lo, hi_us=hi, to_lite=lite_requested and not file_lite,
-                                           prompt_us=prompt, prompt_width_us=prompt_pulse.width_us)
-    if n_kept == 0:
-        raise _no_events_in_band(header, run=run, lo_us=lo, hi_us=hi, n_out_of_range=n_out)
-    keep_views = n_kept >= _COPY_BELOW_KEPT_FRACTION * ids.size
-    pixel = ids[:n_kept] if keep_views else ids[:n_kept].copy()
-    tof = tof_us[:n_kept] if keep_views else tof_us[:n_kept].copy()
-    meta = _metadata(header, run=run, ipts=ipts, n_out_of_range=n_out, n_prompt=n_prompt,
-                     pulse_time_offset=pulse_offset)
-    if reason is not None:
-        meta = meta.model_copy(update={"screened_native_pixels": reason_counts(reason),
-                                       "n_screened_events": int(counts[reason > 0].sum())})
-    return EventData(pixel=pixel, tof_us=tof, lite=lite_requested, metadata=meta, pulse_index=pulse_index,
-                     pulse_time_s=pulse_time_s, native_mask_reason=reason if reason is not None and reason.any() else None)
+    with event_source(path, with_pulses=with_pulses) as source:
+        return _load(source, lite_requested=lite_requested, file_is_lite=file_is_lite, ipts=ipts,
+                     run_number=run_number, with_pulses=with_pulses, prompt_pulse=prompt_pulse, screen=screen)
 
 
-def read_event_file(path: Path | str) -> tuple[np.ndarray, np.ndarray, dict]:
+def read_event_file(path: Path | str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Raw ids, TOFs (us) and a metadata dict (incl. ``state``) of an event file, uncropped.
 
     For the state or metadata alone use :func:`snapcal_core.data.read.read_header` (no events read).

@@ -22,6 +22,8 @@ import os
 import secrets
 import weakref
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 import h5py
 import numpy as np
@@ -130,7 +132,7 @@ class EventFileWriter:
         self._pixels_per_panel = LITE_PIXELS_PER_PANEL if lite else PIXELS_PER_PANEL
         self._chunk = max(1, int(chunk_events))
         self._compression = compression
-        self._meta = dict(run_number=run_number, title=title, start_time=start_time, duration_s=float(duration_s),
+        self._meta: dict[str, Any] = dict(run_number=run_number, title=title, start_time=start_time, duration_s=float(duration_s),
                           proton_charge=float(proton_charge), das_logs=dict(das_logs))
         self._buffers = [_BankBuffer() for _ in BANK_NAMES]
         #: Pulses of the run (``event_time_zero`` has one entry per pulse).
@@ -148,10 +150,11 @@ class EventFileWriter:
         self._banks = [_nx(entry.create_group(f"{name}_events"), "NXevent_data") for name in BANK_NAMES]
         self._closed = False
 
-    def __enter__(self) -> "EventFileWriter":
+    def __enter__(self) -> EventFileWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is None:
             self.close()
         else:
@@ -200,6 +203,7 @@ class EventFileWriter:
 
     def _count_pulses(self, pulses: np.ndarray, bounds: np.ndarray) -> None:
         """Add the pulses of each bank's new events (sorted by bank) to the per-pulse counts."""
+        assert self._pulse_counts is not None  # only called for explicit pulses
         slices = [pulses[bounds[k]:bounds[k + 1]] for k in range(N_PANELS)]
         for k, p in enumerate(slices):  # check every bank before counting any
             if p.size and (p[0] < self._last_pulse[k] or np.any(p[1:] < p[:-1])):
@@ -224,8 +228,8 @@ class EventFileWriter:
             raise ValueError(f"event_id {event_id.shape} and tof_us {tof_us.shape} differ in shape")
         self._extra_groups[name] = (event_id, tof_us)
 
-    def _dataset_options(self, n_expected: int) -> dict:
-        opts: dict = dict(chunks=(max(1, min(self._chunk, n_expected)),), maxshape=(None,))
+    def _dataset_options(self, n_expected: int) -> dict[str, Any]:
+        opts: dict[str, Any] = dict(chunks=(max(1, min(self._chunk, n_expected)),), maxshape=(None,))
         if self._compression is not None:
             # byte shuffle first: the high bytes of ids and TOFs are alike, so deflate runs ~1.5x faster,
             # inflates 2-4x faster and the file is ~15 % smaller (any HDF5 reader undoes it transparently)
@@ -253,6 +257,7 @@ class EventFileWriter:
         """``event_index`` of bank ``k`` holding ``n`` events: even spread, or from the explicit pulses."""
         if not self._explicit_pulses:
             return pulse_index(n_events=n, n_pulses=self.n_pulses)
+        assert self._pulse_counts is not None  # set with explicit pulses
         counts = self._pulse_counts[k]
         return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.uint64)
 

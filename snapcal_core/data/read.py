@@ -12,41 +12,42 @@ Every HDF5 failure (garbage bytes, truncation, a dataset that cannot be read) be
 :class:`CorruptFileError` naming the file; a file without any science event group a
 :class:`NoEventDataError`; a bank whose fields disagree a :class:`MissingBankError` naming the
 file, the group and the fields; a missing PV a :class:`MissingLogError` naming the PV.
+
+Events are read chunk by chunk on all cores (:mod:`~snapcal_core.data.event_pass`): the stored
+chunks straight from the file, inflated by ISA-L (:mod:`~snapcal_core.data.chunks`), or through
+h5py for layouts that path does not decode; :func:`event_source` hands the open file to a loader
+that crops in the same pass (:func:`snapcal_core.data.load.load_event_file`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import Any, NamedTuple
 
 import h5py
 import numpy as np
 
+from snapcal_core.data.chunks import ChunkFile, dataset_reader
+from snapcal_core.data.event_file import attr_text, dataset, open_event_file, unit_factor
+from snapcal_core.data.event_pass import BankReaders, read_into
 from snapcal_core.data.nexus import BANK_NAMES, PIXEL_MODE_ATTR
+from snapcal_core.data.pulses import NO_PULSE, BankPulses, bank_pulses, pulse_table
 from snapcal_core.data.state import read_state
-from snapcal_core.errors import (
-    CorruptFileError,
-    MissingBankError,
-    NoEventDataError,
-    RunNotFoundError,
-    SnapcalError,
-)
+from snapcal_core.errors import MissingBankError, NoEventDataError
 from snapcal_core.models import DetectorState
+
+__all__ = ["NO_PULSE", "BankPulses", "EventSource", "FileHeader", "RawEvents", "event_groups", "event_source",
+           "open_event_file", "read_events", "read_header", "read_pulses", "read_raw_events"]
 
 EVENT_DATA_CLASS = "NXevent_data"
 #: Diagnostic event groups of SNS files (events the DAS could not map to a pixel): counted, never used.
 ERROR_EVENTS_GROUP = "bank_error_events"
 UNMAPPED_EVENTS_GROUP = "bank_unmapped_events"
-#: Pulse index of an event whose bank has no ``event_time_zero``/``event_index``.
-NO_PULSE = np.iinfo(np.uint32).max
 #: Panel event groups ``bank<N>_events`` -> panel number k (the order of BANK_NAMES).
 _PANEL_OF_GROUP = {f"{name}_events": k for k, name in enumerate(BANK_NAMES)}
-#: Time units -> factor to microseconds (absent units mean microseconds for TOF, seconds for pulses).
-_TIME_UNIT_TO_US = {"microsecond": 1.0, "microseconds": 1.0, "us": 1.0, "nanosecond": 1e-3, "nanoseconds": 1e-3,
-                    "ns": 1e-3, "millisecond": 1e3, "milliseconds": 1e3, "ms": 1e3, "second": 1e6, "seconds": 1e6,
-                    "s": 1e6}
 
 
 @dataclass(frozen=True)
@@ -84,40 +85,6 @@ class FileHeader:
 
 
 @dataclass(frozen=True)
-class BankPulses:
-    """The pulses of one bank: when each began and which of the bank's events it holds."""
-
-    bank: str  # event group name, e.g. "bank42_events"
-    first_event: int  # position of the bank's first event in the file's concatenated event arrays
-    n_events: int
-    time_zero_s: np.ndarray  # float64, start of each pulse in seconds after ``offset``
-    event_index: np.ndarray  # uint64, first event (within the bank) of each pulse
-    offset: str  # ISO time ``time_zero_s`` counts from ('' when the file does not say)
-
-    def events_per_pulse(self) -> np.ndarray:
-        """Events of each pulse (int64, sums to ``n_events``).
-
-        Pulse p holds the bank's events ``[event_index[p], event_index[p+1])``, the last pulse up
-        to the bank's end. As in Mantid, events before ``event_index[0]`` go to pulse 0; an index
-        beyond the bank is clipped to its end and one going backwards to its predecessor.
-        """
-        start = np.minimum(self.event_index, np.uint64(self.n_events)).astype(np.int64)
-        start = np.maximum.accumulate(start) if start.size else start
-        counts = np.diff(start, append=np.int64(self.n_events))
-        if counts.size:
-            counts[0] += start[0]
-        return counts
-
-    def pulse_of_event(self) -> np.ndarray:
-        """Pulse number (uint32, into ``time_zero_s``) of each of the bank's events, in O(n).
-
-        ``time_zero_s[pulse_of_event()]`` is each event's pulse time.
-        """
-        counts = self.events_per_pulse()
-        return np.repeat(np.arange(counts.size, dtype=np.uint32), counts)
-
-
-@dataclass(frozen=True)
 class RawEvents:
     """Every science event of a file, uncropped: ids and TOFs bank after bank, and the pulses if read."""
 
@@ -137,32 +104,8 @@ class _Bank(NamedTuple):
     n_events: int
 
 
-@contextmanager
-def open_event_file(path: Path | str) -> Iterator[h5py.Group]:
-    """``/entry`` of an event file; typed errors for a missing, unreadable or non-NeXus file."""
-    path = Path(path)
-    if not path.is_file():
-        raise RunNotFoundError(f"event file {path} does not exist")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise CorruptFileError(f"cannot open event file {path} as HDF5 (truncated or not HDF5): {exc}") from exc
-    try:
-        if not isinstance(f.get("entry"), h5py.Group):
-            raise CorruptFileError(f"{path} has no /entry group: not a NeXus event file")
-        yield f["entry"]
-    except SnapcalError:
-        raise
-    except (OSError, KeyError, RuntimeError, ValueError, TypeError) as exc:
-        raise CorruptFileError(f"cannot read event file {path}: {exc}") from exc
-    finally:
-        try:
-            f.close()
-        except Exception:  # noqa: BLE001 - a broken file may fail to close; the error above is the one to report
-            pass
-
-
-def _scalar(entry: h5py.Group, name: str) -> object | None:
+def _scalar(entry: h5py.Group, name: str) -> Any:
+    """The first value of a dataset (bytes decoded), or None when it is missing or empty."""
     if name not in entry:
         return None
     value = np.asarray(entry[name][()]).ravel()
@@ -177,23 +120,13 @@ def _text(entry: h5py.Group, name: str) -> str:
     return "" if value is None else str(value)
 
 
-def _attr_text(obj: h5py.HLObject, name: str) -> str | None:
-    """A string attribute as str, whether stored as bytes, str or a one-element array; None if absent."""
-    value = obj.attrs.get(name)
-    if isinstance(value, np.ndarray):
-        value = value.ravel()[0] if value.size else ""
-    if value is None:
-        return None
-    return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-
-
 def _run_number(entry: h5py.Group) -> int | None:
     text = _text(entry, "run_number").strip()
     return int(text) if text.isdigit() and int(text) > 0 else None
 
 
 def _pixel_mode(entry: h5py.Group) -> bool | None:
-    mode = _attr_text(entry, PIXEL_MODE_ATTR)
+    mode = attr_text(entry, PIXEL_MODE_ATTR)
     return None if mode is None else mode == "lite"
 
 
@@ -202,7 +135,7 @@ def event_groups(entry: h5py.Group) -> dict[str, h5py.Group]:
     out = {}
     for name in entry:
         obj = entry.get(name)  # None for a dangling link
-        if isinstance(obj, h5py.Group) and _attr_text(obj, "NX_class") == EVENT_DATA_CLASS:
+        if isinstance(obj, h5py.Group) and attr_text(obj, "NX_class") == EVENT_DATA_CLASS:
             out[name] = obj
     return out
 
@@ -212,14 +145,9 @@ def _bank_order(name: str) -> tuple[int, str]:
     return _PANEL_OF_GROUP.get(name, len(BANK_NAMES)), name
 
 
-def _dataset(group: h5py.Group, name: str) -> h5py.Dataset | None:
-    obj = group.get(name)
-    return obj if isinstance(obj, h5py.Dataset) else None
-
-
 def _bank(name: str, group: h5py.Group, path: Path) -> _Bank:
     """One science bank; no ``event_id`` or a zero-length one is an empty bank."""
-    ids, tofs = _dataset(group, "event_id"), _dataset(group, "event_time_offset")
+    ids, tofs = dataset(group, "event_id"), dataset(group, "event_time_offset")
     if ids is None or ids.shape == (0,):
         return _Bank(name, group, None, None, 0)
     if ids.ndim != 1:
@@ -233,7 +161,7 @@ def _bank(name: str, group: h5py.Group, path: Path) -> _Bank:
 def _diagnostic_events(group: h5py.Group | None) -> int:
     """Events in a diagnostic group: length of its ``event_id`` (else ``event_time_offset``); 0 if absent."""
     for field in ("event_id", "event_time_offset"):
-        ds = _dataset(group, field) if group is not None else None
+        ds = dataset(group, field) if group is not None else None
         if ds is not None and ds.ndim == 1:
             return int(ds.shape[0])
     return 0
@@ -275,50 +203,86 @@ def read_header(path: Path | str) -> FileHeader:
         return _scan(entry, Path(path))[0]
 
 
-def _unit_factor(ds: h5py.Dataset, *, default: str, to_us: float, path: Path) -> float:
-    """Factor from ``ds``'s ``units`` attribute (``default`` when absent) to microseconds / ``to_us``."""
-    unit = (_attr_text(ds, "units") or default).strip().lower()
-    if unit not in _TIME_UNIT_TO_US:
-        raise CorruptFileError(f"{path}: {ds.name} has units {unit!r}; expected a time unit")
-    return _TIME_UNIT_TO_US[unit] / to_us
-
-
-def _read_bank(bank: _Bank, ids: np.ndarray, tof_us: np.ndarray, *, start: int, path: Path) -> None:
-    """Read one bank straight into ``ids[start:]`` / ``tof_us[start:]`` (TOF converted to us)."""
-    if not bank.n_events:
-        return
-    where = np.s_[start : start + bank.n_events]
-    bank.ids.read_direct(ids, dest_sel=where)
-    bank.tofs.read_direct(tof_us, dest_sel=where)
-    factor = _unit_factor(bank.tofs, default="microsecond", to_us=1.0, path=path)
-    if factor != 1.0:
-        tof_us[where] *= np.float32(factor)
-
-
-def _bank_pulses(bank: _Bank, *, first_event: int, path: Path) -> BankPulses | None:
-    """The bank's pulses; None when it has no ``event_time_zero``/``event_index`` (or no pulse for its events)."""
-    times, index = _dataset(bank.group, "event_time_zero"), _dataset(bank.group, "event_index")
-    if times is None or index is None:
-        return None
-    if times.ndim != 1 or times.shape != index.shape:
-        raise MissingBankError(
-            f"{path}: {bank.group.name}/event_time_zero {times.shape} and event_index {index.shape} differ in shape"
-        )
-    if times.shape[0] == 0 and bank.n_events:
-        return None
-    factor = _unit_factor(times, default="second", to_us=1e6, path=path)
-    return BankPulses(bank=bank.name, first_event=first_event, n_events=bank.n_events,
-                      time_zero_s=np.asarray(times[()], dtype=np.float64) * factor,
-                      event_index=np.asarray(index[()], dtype=np.uint64), offset=_attr_text(times, "offset") or "")
-
-
 def _first_events(banks: list[_Bank]) -> list[int]:
-    return np.cumsum([0] + [b.n_events for b in banks])[:-1].tolist()
+    first: list[int] = np.cumsum([0] + [b.n_events for b in banks])[:-1].tolist()
+    return first
 
 
 def _pulses(banks: list[_Bank], path: Path) -> tuple[BankPulses, ...]:
-    found = (_bank_pulses(b, first_event=s, path=path) for b, s in zip(banks, _first_events(banks)))
+    found = (bank_pulses(b.group, bank=b.name, first_event=s, n_events=b.n_events, path=path)
+             for b, s in zip(banks, _first_events(banks)))
     return tuple(p for p in found if p is not None)
+
+
+def _readers(bank: _Bank, *, first_event: int, path: Path) -> BankReaders:
+    """How to read one bank (its TOF unit checked); an empty bank has no readers."""
+    if not bank.n_events:
+        return BankReaders(bank.name, first_event, 0, None, None)
+    scale = unit_factor(bank.tofs, default="microsecond", to_us=1.0, path=path)
+    return BankReaders(bank.name, first_event, bank.n_events, dataset_reader(bank.ids, np.uint32),
+                       dataset_reader(bank.tofs, np.float32), scale)
+
+
+def _with_pulses(readers: list[BankReaders], pulses: tuple[BankPulses, ...]) -> list[BankReaders]:
+    """The readers with each bank's pulses placed in the file's pulse table (:func:`pulse_table`)."""
+    _, _, where = pulse_table(pulses)
+    of_bank = {p.bank: (p.pulse_starts(), w) for p, w in zip(pulses, where)}
+    return [replace(r, pulse_start=of_bank[r.name][0], pulse_table_index=of_bank[r.name][1])
+            if r.name in of_bank else r for r in readers]
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """An open event file ready to be read: header, the banks' readers, the pulses if asked for."""
+
+    header: FileHeader
+    banks: tuple[BankReaders, ...]
+    chunk_file: ChunkFile
+    pulses: tuple[BankPulses, ...] = ()  # banks with event_time_zero and event_index, when asked for
+    pulse_time_s: np.ndarray | None = None  # the file's pulse table (:func:`~snapcal_core.data.pulses.pulse_table`)
+    pulse_offset: str = ""
+
+
+@contextmanager
+def event_source(path: Path | str, *, with_pulses: bool = False) -> Iterator[EventSource]:
+    """The open file as an :class:`EventSource` for the block (reading errors are typed as in
+    :func:`open_event_file`; errors of the block itself pass through unchanged).
+
+    ``with_pulses`` also reads every bank's ``event_time_zero`` and ``event_index`` and places each
+    bank's pulses in one pulse table.
+    """
+    path = Path(path)
+    error: BaseException | None = None
+    with open_event_file(path) as entry:
+        header, banks = _scan(entry, path)
+        readers = [_readers(b, first_event=s, path=path) for b, s in zip(banks, _first_events(banks))]
+        pulses = _pulses(banks, path) if with_pulses else ()
+        table, offset, _ = pulse_table(pulses)
+        with ChunkFile(entry.file) as chunk_file:
+            source = EventSource(header, tuple(_with_pulses(readers, pulses) if pulses else readers), chunk_file,
+                                 pulses, table if with_pulses else None, offset)
+            try:
+                yield source
+            except BaseException as exc:  # noqa: BLE001 - re-raised below, after the file is closed
+                error = exc
+    if error is not None:
+        raise error
+
+
+def _scale_tofs(source: EventSource, tof_us: np.ndarray) -> None:
+    for bank in source.banks:
+        if bank.n_events and bank.tof_scale != 1.0:
+            tof_us[bank.first_event : bank.first_event + bank.n_events] *= np.float32(bank.tof_scale)
+
+
+def read_source_events(source: EventSource) -> tuple[np.ndarray, np.ndarray]:
+    """Ids (uint32) and TOFs (float32, us) of all science banks of an open file, bank after bank,
+    decoded straight into two arrays allocated once."""
+    ids = np.empty(source.header.n_events, dtype=np.uint32)
+    tof_us = np.empty(source.header.n_events, dtype=np.float32)
+    read_into(source.chunk_file, source.banks, ids=ids, tof_us=tof_us)
+    _scale_tofs(source, tof_us)
+    return ids, tof_us
 
 
 def read_raw_events(path: Path | str, *, with_pulses: bool = False) -> RawEvents:
@@ -327,15 +291,9 @@ def read_raw_events(path: Path | str, *, with_pulses: bool = False) -> RawEvents
     Each bank is read straight into its slice of two preallocated arrays (no concatenation).
     ``with_pulses`` also reads every bank's ``event_time_zero`` and ``event_index``.
     """
-    path = Path(path)
-    with open_event_file(path) as entry:
-        header, banks = _scan(entry, path)
-        ids = np.empty(header.n_events, dtype=np.uint32)
-        tof_us = np.empty(header.n_events, dtype=np.float32)
-        for bank, start in zip(banks, _first_events(banks)):
-            _read_bank(bank, ids, tof_us, start=start, path=path)
-        pulses = _pulses(banks, path) if with_pulses else ()
-    return RawEvents(header=header, event_id=ids, tof_us=tof_us, pulses=pulses)
+    with event_source(path, with_pulses=with_pulses) as source:
+        ids, tof_us = read_source_events(source)
+    return RawEvents(header=source.header, event_id=ids, tof_us=tof_us, pulses=source.pulses)
 
 
 def read_events(path: Path | str) -> tuple[FileHeader, np.ndarray, np.ndarray]:

@@ -91,7 +91,8 @@ def expected_counts(counts: np.ndarray, *, size: int, edge_lines: int = 4) -> np
             index[axis] = slice(-k, None)
             clipped[tuple(index)] = outer
     size += 1 - size % 2
-    return ndimage.uniform_filter(clipped, size=(1, size, size), mode="mirror").ravel()
+    smoothed: np.ndarray = ndimage.uniform_filter(clipped, size=(1, size, size), mode="mirror")
+    return smoothed.ravel()
 
 
 def dead_lines(counts: np.ndarray, *, ratio: float) -> np.ndarray:

@@ -7,6 +7,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from snapcal_core.data.event_file import open_event_file
 from snapcal_core.errors import MissingLogError
 from snapcal_core.models import DetectorState
 
@@ -64,8 +65,6 @@ def read_state(entry: h5py.Group, *, source: str) -> DetectorState:
 
 def read_state_file(path: Path | str) -> DetectorState:
     """Detector state of an event file (reads only its DAS logs)."""
-    from snapcal_core.data.read import open_event_file  # read.py imports this module
-
     with open_event_file(path) as entry:
         return read_state(entry, source=str(path))
 

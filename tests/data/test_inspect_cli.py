@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from snapcal_core.cli import _register_all, app
+from cli import _register_all, app
 from snapcal_core.constants import REFERENCE_STATE_ID
 from snapcal_core.data.load import load_run
 from snapcal_core.data.locate import raw_file_path
