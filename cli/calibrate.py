@@ -25,7 +25,7 @@ from rich.markdown import Markdown
 
 from cli.display import console
 from snapcal_core.errors import CalibrationError, InvalidOptionsError, SnapcalError
-from snapcal_core.preflight import check_calibration
+from snapcal_core.preflight import RunRef, check_calibration
 from snapcal_core.recipe.difc_fit import FitMode
 from snapcal_core.settings import ensure_prefect_home
 from snapcal_core.storage.applies_to import default_applies_to
@@ -285,11 +285,12 @@ def calibrate(
     console.print(f"run {found.run_number}: IPTS-{found.ipts}, {found.event_file}, state {found.state_id}")
     for line in filter(None, [found.announcement(), *plan.notes]):
         console.print(line)
-    _outcome(_run_flow(params, plan, embedded))
+    _outcome(_run_flow(params, found, plan, embedded))
 
 
-def _run_flow(params, plan: DecisionPlan, embedded: bool):
-    """Run the flow in a thread and answer its pauses here (prompt, or where to decide); returns its end state."""
+def _run_flow(params, resolved: RunRef, plan: DecisionPlan, embedded: bool):
+    """Run the flow on the run resolved here (not checked again) in a thread, and answer its pauses
+    here (prompt, or where to decide); returns its end state."""
     from flows.calibration import calibration_flow
 
     _quiet_expected_errors()
@@ -297,7 +298,7 @@ def _run_flow(params, plan: DecisionPlan, embedded: bool):
     name = f"calibrate-{params.run_number}-{secrets.token_hex(3)}"
     box: dict = {}
     flow = calibration_flow.with_options(flow_run_name=name)
-    worker = threading.Thread(target=lambda: box.update(state=flow(params, return_state=True)), daemon=True)
+    worker = threading.Thread(target=lambda: box.update(state=flow(params, resolved, return_state=True)), daemon=True)
     worker.start()
 
     def running() -> bool:

@@ -14,7 +14,7 @@ import typer
 from cli.display import Progress, console, print_json, print_table
 from snapcal_core.models import EventData
 from snapcal_core.pipeline import run_recipe
-from snapcal_core.preflight import check_calibration
+from snapcal_core.preflight import RunRef, check_calibration
 from snapcal_core.recipe.calibrate import RecipeSettings
 from snapcal_core.recipe.difc_fit import FitMode
 from snapcal_core.recipe.peakfit import PeakFitSettings
@@ -42,7 +42,7 @@ def show_summary(summary: ResultSummary) -> None:
                 ["group", "2theta", "peaks", "DIFC", "+-", "TZERO", "sigma/d", "strain", "rel. strain ppm"], rows)
 
 
-def _run(run: int, *, sample: str, grouping: str, lite: bool, settings: RecipeSettings, output: Path | None,
+def _run(ref: RunRef, *, sample: str, grouping: str, lite: bool, settings: RecipeSettings, output: Path | None,
          progress: Progress) -> ResultSummary:
     """:func:`~snapcal_core.pipeline.run_recipe`, each step announced on ``progress``."""
     def loaded(events: EventData) -> None:
@@ -54,9 +54,9 @@ def _run(run: int, *, sample: str, grouping: str, lite: bool, settings: RecipeSe
         progress.done(f"pixel iteration {it.iteration}: median |offset| {it.median_abs_offset_bins:.3f} bins")
         progress.step(f"pixel iteration {it.iteration + 1} (or the group fits once converged)")
 
-    progress.step(f"loading run {run} ({'Lite' if lite else 'native'}; the first load compiles the numba kernels)")
-    summary = run_recipe(run, sample=sample, grouping=grouping, lite=lite, recipe=settings, output=output,
-                         settings=get_settings(), on_loaded=loaded, on_iteration=on_iteration)
+    progress.step(f"loading run {ref.run_number} ({'Lite' if lite else 'native'}; the first load compiles the numba kernels)")
+    summary = run_recipe(ref.run_number, sample=sample, grouping=grouping, lite=lite, recipe=settings, output=output,
+                         settings=get_settings(), on_loaded=loaded, on_iteration=on_iteration, ref=ref)
     progress.done("group fits and metrics")
     return summary
 
@@ -77,11 +77,11 @@ def recipe(
 ) -> None:
     """Pixel calibration + group calibration + metrics; writes table, focused spectra and summary."""
     mask_file = str(mask.expanduser().resolve()) if mask else ""
-    check_calibration(run_number=run, sample=sample, grouping=grouping, lite=not native, mask_file=mask_file)
+    ref = check_calibration(run_number=run, sample=sample, grouping=grouping, lite=not native, mask_file=mask_file)
     settings = RecipeSettings(fit_mode=fit, skip_pixel=skip_pixel, mask_file=mask_file,
                               peak_fit=PeakFitSettings(fit_beta=free_tails))
     with Progress(quiet=json_out) as progress:
-        summary = _run(run, sample=sample, grouping=grouping, lite=not native, settings=settings, output=output,
+        summary = _run(ref, sample=sample, grouping=grouping, lite=not native, settings=settings, output=output,
                        progress=progress)
     if json_out:
         print_json(summary)

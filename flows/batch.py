@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from flows.context import current_flow_run
 from flows.parameters import CalibrationParameters
 from flows.runners import on_dask
-from snapcal_core.pipeline import RunRef
+from snapcal_core.preflight import RunRef
 from snapcal_core.recipe.difc_fit import FitMode
 from snapcal_core.recipe.gate import ApprovalPolicy, QualityGate, evaluate_gate
 from snapcal_core.recipe.result_io import ResultSummary

@@ -24,8 +24,9 @@ from pydantic import ValidationError
 
 from flows.context import current_flow_run
 from flows.parameters import Approval, CalibrationParameters
-from snapcal_core.errors import StorageError
-from snapcal_core.pipeline import CalibrationRequest, RunRef
+from snapcal_core.errors import InvalidOptionsError, StorageError
+from snapcal_core.pipeline import CalibrationRequest
+from snapcal_core.preflight import RunRef
 from snapcal_core.recipe.gate import GateVerdict, evaluate_gate
 from snapcal_core.recipe.pixel import PixelIteration
 from snapcal_core.recipe.result_io import TABLE_FILE, ResultSummary
@@ -199,14 +200,28 @@ def leave_expired_pause(flow_run_id: str) -> None:
         client.set_flow_run_state(flow_run_id, Cancelling(message="approval timed out"), force=True)
 
 
+def resolved_run(params: CalibrationParameters, resolved: RunRef | None) -> RunRef:
+    """The run resolved by the caller, or (none given) resolved here: every input checked before
+    any event is read. A given one must be of the parameters' run."""
+    if resolved is None:
+        return t.resolve_run(params.request(), params.auto_author)
+    if resolved.run_number != params.run_number:
+        raise InvalidOptionsError(f"resolved run {resolved.run_number} is not the run to calibrate, "
+                                  f"{params.run_number}: leave 'resolved' empty")
+    return resolved
+
+
 @flow(name="snap-calibration", log_prints=True)
-def calibration_flow(params: CalibrationParameters):
-    """Calibrate one run: iterate until a person accepts (saved) or cancels (nothing saved)."""
+def calibration_flow(params: CalibrationParameters, resolved: RunRef | None = None):
+    """Calibrate one run: iterate until a person accepts (saved) or cancels (nothing saved).
+
+    ``resolved``: the run as ``snapcal calibrate`` already checked and resolved it (so it is not
+    checked twice); empty when the flow is started otherwise (UI, deployment, event trigger)."""
     log = get_run_logger()
     flow_run_id = str(current_flow_run().id)
     steps = _progress_artifact(description=f"run {params.run_number}: resolve, load (the "
                                "first load compiles the numba kernels), recipe, report, then the decision")
-    ref = t.resolve_run(params.request(), params.auto_author)  # every input checked before any event is read
+    ref = resolved_run(params, resolved)
     log.info(f"run {ref.run_number}: IPTS-{ref.ipts}, state {ref.state_id}, {ref.event_file}")
     if ref.new_state:
         log.info(f"new instrument state {ref.state_id} (first calibration of this state)")

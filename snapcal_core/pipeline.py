@@ -26,7 +26,7 @@ from snapcal_core.instrument.groupings import load_grouping
 from snapcal_core.instrument.types import Grouping, GroupParameters
 from snapcal_core.io.diffcal import read_diffcal, write_diffcal
 from snapcal_core.models import DetectorState, EventData
-from snapcal_core.preflight import check_calibration
+from snapcal_core.preflight import RunRef, check_calibration
 from snapcal_core.recipe.calibrate import RecipeSettings, finish_calibration, prepare_group_step
 from snapcal_core.recipe.group import GroupCalibration
 from snapcal_core.recipe.pixel import PixelCalibrationResult, PixelIteration
@@ -54,24 +54,11 @@ class CalibrationRequest(BaseModel):
     recipe: RecipeSettings = RecipeSettings()
 
 
-class RunRef(BaseModel):
-    """A resolved run: where its events are and which state it was taken in."""
-
-    run_number: int
-    ipts: int
-    event_file: str = Field(description="The file the load reads: the Lite copy in Lite mode when present, else raw")
-    state: DetectorState
-    state_id: str
-    new_state: bool = Field(False, description="No calibration of this state in the calibration home yet")
-
-
 def resolve_run(request: CalibrationRequest, settings: SnapcalSettings, *, author: str | None = None) -> RunRef:
     """Every input of ``request`` checked (run, IPTS, file header, sample, grouping, mask, author:
     :func:`~snapcal_core.preflight.check_calibration`) before any event is read; the resolved run."""
-    found = check_calibration(run_number=request.run_number, sample=request.sample, grouping=request.grouping,
-                              lite=request.lite, mask_file=request.recipe.mask_file, author=author, settings=settings)
-    return RunRef(run_number=found.run_number, ipts=found.ipts, event_file=str(found.event_file), state=found.state,
-                  state_id=found.state_id, new_state=found.new_state)
+    return check_calibration(run_number=request.run_number, sample=request.sample, grouping=request.grouping,
+                             lite=request.lite, mask_file=request.recipe.mask_file, author=author, settings=settings)
 
 
 def load_to_scratch(ref: RunRef, *, lite: bool, settings: SnapcalSettings) -> str:

@@ -9,8 +9,9 @@ reflections, a grouping or mask file) and returns what it learnt about the run. 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import BaseModel, Field
 
 from snapcal_core.calibrant.samples import calibrant_reflections, load_sample
 from snapcal_core.data.locate import locate_run
@@ -25,16 +26,16 @@ from snapcal_core.storage.models import check_author
 from snapcal_core.storage.paths import list_state_ids
 
 
-@dataclass(frozen=True)
-class Preflight:
-    """What the checks learnt: the run's event file and instrument state, and whether that state is new."""
+class RunRef(BaseModel):
+    """A resolved run (what the checks learnt): where its events are, the instrument state it was
+    taken in, and whether that state is new. Every later step receives it; nothing re-derives it."""
 
     run_number: int
     ipts: int
-    event_file: Path
+    event_file: str = Field(description="The file the load reads: the Lite copy in Lite mode when present, else raw")
     state: DetectorState
     state_id: str
-    new_state: bool  # no calibration of this state in the calibration home yet
+    new_state: bool = Field(False, description="No calibration of this state in the calibration home yet")
 
     def announcement(self) -> str | None:
         """The line announcing a new instrument state (None for a known one)."""
@@ -69,7 +70,7 @@ def check_grouping_and_mask(grouping: str, *, lite: bool, mask_file: str) -> Gro
 def check_calibration(
     *, run_number: object, sample: str, grouping: str = "Column", lite: bool = True, mask_file: str = "",
     author: str | None = None, settings: SnapcalSettings | None = None,
-) -> Preflight:
+) -> RunRef:
     """Every input of a calibration checked before any event is read; the first problem raises its typed error."""
     settings = settings or get_settings()
     run, ipts, path = event_file(run_number, lite=lite, settings=settings)  # validates the run number
@@ -80,4 +81,4 @@ def check_calibration(
     check_grouping_and_mask(grouping, lite=lite, mask_file=mask_file)
     state_id = state.state_id()
     new = state_id not in list_state_ids(settings.calibration_home)
-    return Preflight(run_number=run, ipts=ipts, event_file=path, state=state, state_id=state_id, new_state=new)
+    return RunRef(run_number=run, ipts=ipts, event_file=str(path), state=state, state_id=state_id, new_state=new)

@@ -15,7 +15,8 @@ from prefect.cache_policies import NO_CACHE
 from snapcal_core import pipeline, threads
 from snapcal_core.errors import SnapcalError
 from snapcal_core.models import DetectorState
-from snapcal_core.pipeline import CalibrationRequest, FocusRef, PixelStep, RunRef, SetupRef, run_recipe
+from snapcal_core.pipeline import CalibrationRequest, FocusRef, PixelStep, SetupRef, run_recipe
+from snapcal_core.preflight import RunRef
 from snapcal_core.recipe.group import GroupCalibration
 from snapcal_core.recipe.pixel import PixelIteration
 from snapcal_core.recipe.result_io import ResultSummary

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from cli import _register_all, app, run
 from cli.calibrate import EMBEDDED_PAUSE_TIMEOUT_S, SERVER_PAUSE_TIMEOUT_S, plan_decision, watch_pauses
 from snapcal_core.errors import InvalidOptionsError
-from snapcal_core.preflight import Preflight
+from snapcal_core.preflight import RunRef
 from snapcal_core.settings import get_settings
 from snapcal_core.simulate.run import simulate_run
 from snapcal_core.storage.store import list_versions
@@ -61,23 +61,54 @@ def test_interactive_asks_again_after_the_flow_rejects_a_decision(env):
 
 @pytest.mark.slow
 @pytest.mark.prefect
-@pytest.mark.parametrize(("argv", "error"), [
-    (["--sample", "unobtainium"], "error: CalibrantError: unknown calibrant sample 'unobtainium'"),
-    (["--sample", "diamond"], "error: IptsNotFoundError: run 777"),
+@pytest.mark.parametrize(("sample", "vanished", "error"), [
+    ("unobtainium", False, "error: CalibrantError: unknown calibrant sample 'unobtainium'"),
+    ("diamond", True, "error: RunNotFoundError: event file"),
 ])
-def test_an_expected_error_in_the_flow_is_one_line_without_a_traceback(env, monkeypatch, capfd, argv, error):
-    """The CLI's own checks are skipped so that the error arises in the flow (its checks, or a task)."""
+def test_an_expected_error_in_the_flow_is_one_line_without_a_traceback(env, monkeypatch, capfd, sample, vanished,
+                                                                        error):
+    """The CLI's checks are made to pass (the sample checked as diamond; the event file removed after
+    the check), so that the error arises in the flow's tasks, which the CLI's resolved run reaches."""
     import cli.calibrate
+    from snapcal_core.preflight import check_calibration
 
-    run_number = 777 if "diamond" in argv else RUN
-    monkeypatch.setattr(cli.calibrate, "check_calibration", lambda **_: Preflight(
-        run_number=run_number, ipts=9, event_file=Path("SNAP.nxs.h5"), state=REFERENCE_STATE, state_id=SID,
-        new_state=False))
-    code = run(["calibrate", str(run_number), *argv, "--approve", "--author", "x"])
+    def checked(**kw):
+        ref = check_calibration(**{**kw, "sample": "diamond"})
+        if vanished:
+            Path(ref.event_file).unlink()
+        return ref
+
+    monkeypatch.setattr(cli.calibrate, "check_calibration", checked)
+    code = run(["calibrate", str(RUN), "--sample", sample, "--skip-pixel", "--approve", "--author", "x"])
     out, err = capfd.readouterr()
     assert code == 2, out + err
     assert err.strip().splitlines()[-1].startswith(error), err
     assert "Traceback" not in out + err
+
+
+@pytest.mark.slow
+@pytest.mark.prefect
+def test_the_walk_from_the_command_to_the_saved_version_locates_the_run_once(env, monkeypatch):
+    """The CLI resolves the run before a server starts; the flow receives that run, not the number again."""
+    import snapcal_core.preflight
+
+    located = []
+    real = snapcal_core.preflight.locate_run
+    monkeypatch.setattr(snapcal_core.preflight, "locate_run", lambda *a, **kw: located.append(a) or real(*a, **kw))
+    code = run(["calibrate", str(RUN), "--skip-pixel", "--approve", "--author", "walker"])
+    assert code == 0
+    assert len(located) == 1
+    assert list_versions(env / "calibration_home", SID, lite=True)[-1].author == "walker"
+
+
+def test_the_flow_refuses_a_resolved_run_of_another_run():
+    from flows.calibration import resolved_run
+    from flows.parameters import CalibrationParameters
+
+    ref = RunRef(run_number=RUN + 1, ipts=9, event_file="SNAP.nxs.h5", state=REFERENCE_STATE, state_id=SID)
+    assert resolved_run(CalibrationParameters(run_number=RUN + 1), ref) is ref
+    with pytest.raises(InvalidOptionsError, match=f"resolved run {RUN + 1} is not the run to calibrate, {RUN}"):
+        resolved_run(CalibrationParameters(run_number=RUN), ref)
 
 
 def _replay(polls: list):

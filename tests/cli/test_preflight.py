@@ -36,7 +36,7 @@ def settings(facility, tmp_path):
 
 def test_a_good_request_names_its_file_and_a_new_state(settings):
     found = check_calibration(run_number=RUN, sample="silicon", settings=settings)
-    assert found.event_file.name == f"SNAP_{RUN}.nxs.h5" and found.ipts == 2
+    assert Path(found.event_file).name == f"SNAP_{RUN}.nxs.h5" and found.ipts == 2
     assert found.state_id == REFERENCE_STATE_ID and found.new_state
     assert found.announcement() == f"new instrument state {REFERENCE_STATE_ID} (first calibration of this state)"
     (settings.calibration_home / "Powder" / REFERENCE_STATE_ID).mkdir(parents=True)
