@@ -88,9 +88,13 @@ STEPS = [("resolve", "resolve (inputs checked, file header)"), ("load", "load gz
          ("write_result", "write result folder"), ("report", "report + plots"), ("save", "save version")]
 
 
-def environment(home: Path) -> dict[str, str]:
+def data_root(n: int) -> Path:
+    return WORK / f"data_{n:.0e}"
+
+
+def environment(home: Path, n: int) -> dict[str, str]:
     env = dict(os.environ)
-    env.update(SNAPCAL_DATA_ROOT=str(WORK / "data"), SNAPCAL_CALIBRATION_HOME=str(home / "calibration"),
+    env.update(SNAPCAL_DATA_ROOT=str(data_root(n)), SNAPCAL_CALIBRATION_HOME=str(home / "calibration"),
                SNAPCAL_SCRATCH_DIR=str(home / "scratch"), SNAPCAL_PREFECT_HOME=str(home / "prefect"))
     env.pop("PREFECT_API_URL", None)
     return env
@@ -100,13 +104,13 @@ def make_run(n: int) -> Path:
     from snapcal_core.settings import get_settings
     from snapcal_core.simulate.run import simulate_run
 
-    raw = WORK / "data" / "SNAP" / f"IPTS-{IPTS}" / "nexus" / f"SNAP_{RUN}.nxs.h5"
-    stamp = WORK / "events.txt"
-    if raw.is_file() and stamp.is_file() and stamp.read_text() == str(n):
+    raw = data_root(n) / "SNAP" / f"IPTS-{IPTS}" / "nexus" / f"SNAP_{RUN}.nxs.h5"
+    stamp = data_root(n) / "complete"
+    if raw.is_file() and stamp.is_file():
         return raw
     t = time.perf_counter()
     simulate_run(run_number=RUN, ipts=IPTS, sample="diamond", n_events=n, seed=7, overwrite=True,
-                 settings=get_settings(data_root=WORK / "data"))
+                 settings=get_settings(data_root=data_root(n)))
     stamp.write_text(str(n))
     print(f"simulated {n:.0e} events in {time.perf_counter() - t:.0f} s: {raw}", file=sys.stderr)
     return raw
@@ -119,17 +123,17 @@ def _fresh(tag: str) -> Path:
     return home
 
 
-def pipeline_runs(lite: bool, repeats: int) -> list[dict]:
+def pipeline_runs(n: int, lite: bool, repeats: int) -> list[dict]:
     runs = []
     for i in range(repeats):
         home = _fresh(f"pipeline_{i}")
         out = subprocess.run([sys.executable, "-c", CHILD, str(RUN), "lite" if lite else "native", str(home)],
-                             env=environment(home), check=True, capture_output=True, text=True)
+                             env=environment(home, n), check=True, capture_output=True, text=True)
         runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return runs
 
 
-def cli_runs(lite: bool, repeats: int) -> list[float]:
+def cli_runs(n: int, lite: bool, repeats: int) -> list[float]:
     snapcal = Path(sys.executable).with_name("snapcal")
     seconds = []
     for i in range(repeats):
@@ -137,7 +141,7 @@ def cli_runs(lite: bool, repeats: int) -> list[float]:
         argv = [str(snapcal), "calibrate", str(RUN), "--sample", "diamond", "--approve", "--author", "bench",
                 *([] if lite else ["--native"])]
         t = time.perf_counter()
-        subprocess.run(argv, env=environment(home), check=True, capture_output=True, text=True)
+        subprocess.run(argv, env=environment(home, n), check=True, capture_output=True, text=True)
         seconds.append(time.perf_counter() - t)
     return seconds
 
@@ -170,8 +174,8 @@ def main() -> None:
     args = parser.parse_args()
     n, lite = int(args.events), not args.native
     make_run(n)
-    runs = pipeline_runs(lite, args.repeats)
-    cli = None if args.no_prefect_row else cli_runs(lite, args.repeats)
+    runs = pipeline_runs(n, lite, args.repeats)
+    cli = None if args.no_prefect_row else cli_runs(n, lite, args.repeats)
     print("\n".join(table(n, lite, runs, cli)))
 
 

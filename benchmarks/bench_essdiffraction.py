@@ -289,7 +289,7 @@ def main() -> None:
     for _ in range(args.repeats):
         settle()
         t = time.perf_counter()
-        sorted_tof, start = sort_by_pixel(pixel, tof, n_pixels)
+        sorted_tof, start, _ = sort_by_pixel(pixel, tof, n_pixels)
         sort_times.append(time.perf_counter() - t)
     del pixel, tof
     data, calibration = make_scipp_inputs(sorted_tof, start, difc, difa, tzero)

@@ -39,7 +39,7 @@ def main() -> None:
         1, np.bincount(rows[ok], minlength=len(w.group_ids)))
     for call in ("first call (compiles or loads the cache)", "second call"):
         t0 = time.perf_counter()
-        hist = k.window_histograms(loop.events.tof_us, loop.events.start, rows, difc, table.difa, table.tzero,
+        hist = k.window_histograms(loop.events.tof_us, loop.events.first, loop.events.last, rows, difc, table.difa, table.tzero,
                                    group_difc, w.d, w.lo, w.nbins, w.offset, w.count, 1.0 / abs(w.log_step), w.row_len)
         t1 = time.perf_counter()
         reference = k.group_sums(hist, rows, use, len(w.group_ids))

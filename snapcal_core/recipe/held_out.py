@@ -25,7 +25,13 @@ import numpy as np
 from snapcal_core.calibrant.types import GroupPeakList
 from snapcal_core.io.diffcal import DiffCalTable
 from snapcal_core.recipe.focus import FocusedSpectra, focus_events
-from snapcal_core.recipe.pixel import PixelCalibrationResult, PixelCalibrationSettings, calibrate_pixels
+from snapcal_core.recipe.pixel import (
+    PixelCalibrationResult,
+    PixelCalibrationSettings,
+    SortedEvents,
+    calibrate_pixels,
+    sort_events,
+)
 
 
 @dataclass(frozen=True)
@@ -46,14 +52,18 @@ def wants_held_out(*, counts_per_pixel: np.ndarray, group_of_pixel: np.ndarray,
 
 def half_iterations(
     *, pixel: np.ndarray, tof_us: np.ndarray, group_of_pixel: np.ndarray, peaks: Sequence[GroupPeakList],
-    table: DiffCalTable, settings: PixelCalibrationSettings,
+    table: DiffCalTable, settings: PixelCalibrationSettings, sorted_events: SortedEvents | None = None,
 ) -> tuple[PixelCalibrationResult, PixelCalibrationResult]:
     """One pixel iteration on each half of the events (``h::2``) from ``table`` (the converged constants).
 
-    A half has half the counts, so its ``min_counts`` is halved."""
+    A half has half the counts, so its ``min_counts`` is halved. ``sorted_events``: the events
+    already grouped by pixel (:func:`~snapcal_core.recipe.pixel.sort_events`, sorted here if not
+    given); each half is a view of them (:meth:`~snapcal_core.recipe.pixel.SortedEvents.half`)."""
     half_settings = settings.model_copy(update={"max_iterations": 1, "min_counts": max(1, settings.min_counts // 2)})
-    a, b = (calibrate_pixels(pixel=pixel[h::2], tof_us=tof_us[h::2], group_of_pixel=group_of_pixel, peaks=peaks,
-                             table=table, settings=half_settings) for h in (0, 1))
+    grouped = sorted_events if sorted_events is not None and sorted_events.mid is not None \
+        else sort_events(pixel, tof_us, group_of_pixel.shape[0])
+    a, b = (calibrate_pixels(pixel=pixel, tof_us=tof_us, group_of_pixel=group_of_pixel, peaks=peaks, table=table,
+                             settings=half_settings, sorted_events=grouped.half(h)) for h in (0, 1))
     return a, b
 
 

@@ -127,15 +127,30 @@ def plan_windows(peaks: Sequence[GroupPeakList], settings: PixelCalibrationSetti
 
 @dataclass(frozen=True)
 class SortedEvents:
-    """Events grouped by pixel (built once; the loop re-histograms them each iteration)."""
+    """Events grouped by pixel (built once; the loop re-histograms them each iteration): pixel
+    ``p``'s TOFs are ``tof_us[first[p]:last[p]]``; ``mid`` (when known) splits each block into the
+    events of even and of odd index in the input (:meth:`half`)."""
 
     tof_us: np.ndarray
-    start: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    mid: np.ndarray | None = None
+
+    def counts(self) -> np.ndarray:
+        """Events per pixel."""
+        counts: np.ndarray = self.last - self.first
+        return counts
+
+    def half(self, h: int) -> SortedEvents:
+        """The events ``h::2`` of the input (0: even index, 1: odd), grouped by pixel, without copying."""
+        if self.mid is None:
+            raise ValueError("these sorted events do not know their halves")
+        return SortedEvents(tof_us=self.tof_us, first=self.mid if h else self.first, last=self.last if h else self.mid)
 
 
 def sort_events(pixel: np.ndarray, tof_us: np.ndarray, n_pixels: int) -> SortedEvents:
-    tof, start = k.sort_by_pixel(np.ascontiguousarray(pixel), np.ascontiguousarray(tof_us, np.float32), n_pixels)
-    return SortedEvents(tof_us=tof, start=start)
+    tof, start, mid = k.sort_by_pixel(np.ascontiguousarray(pixel), np.ascontiguousarray(tof_us, np.float32), n_pixels)
+    return SortedEvents(tof_us=tof, first=start[:-1], last=start[1:], mid=mid)
 
 
 def window_histograms(*, events: SortedEvents, row_group: np.ndarray, windows: PixelWindows, difc: np.ndarray,
@@ -144,7 +159,7 @@ def window_histograms(*, events: SortedEvents, row_group: np.ndarray, windows: P
     ok = (row_group >= 0) & (use > 0)
     group_difc = np.bincount(row_group[ok], weights=difc[ok], minlength=len(windows.group_ids)) / np.maximum(
         1, np.bincount(row_group[ok], minlength=len(windows.group_ids)))
-    return k.window_histograms(events.tof_us, events.start, row_group, difc, table.difa, table.tzero, group_difc,
+    return k.window_histograms(events.tof_us, events.first, events.last, row_group, difc, table.difa, table.tzero, group_difc,
                                windows.d, windows.lo, windows.nbins, windows.offset, windows.count,
                                1.0 / abs(windows.log_step), windows.row_len)
 
@@ -245,7 +260,7 @@ def run_iteration(loop: PixelLoop, iteration: int) -> PixelIteration:
 
 def screen_faulty(loop: PixelLoop, *, window_counts: np.ndarray) -> None:
     """Mask the dead, hot and noisy pixels (recipe/faulty.py) before the first correlation."""
-    counts = np.diff(loop.events.start)[: loop.group_of_pixel.shape[0]]
+    counts = loop.events.counts()[: loop.group_of_pixel.shape[0]]
     reason = faulty_pixels(counts=counts, window_counts=window_counts,
                            group_of_pixel=np.where(loop.row_group >= 0, loop.group_of_pixel, 0),
                            settings=loop.settings.faulty)
@@ -277,7 +292,7 @@ def _too_few_events(loop: PixelLoop) -> np.ndarray:
     is then a likely Poisson outcome). A pixel with plenty of events whose peaks miss the windows
     (far off) is a failed fit."""
     r, n = loop.result, loop.group_of_pixel.shape[0]
-    total = np.diff(loop.events.start)[:n].astype(np.float64)
+    total = loop.events.counts()[:n].astype(np.float64)
     expected = np.zeros(n)
     for row in np.unique(loop.row_group[loop.row_group >= 0]):
         sel = loop.row_group == row
@@ -293,10 +308,12 @@ def calibrate_pixels(
     *, pixel: np.ndarray, tof_us: np.ndarray, group_of_pixel: np.ndarray, peaks: Sequence[GroupPeakList],
     table: DiffCalTable, settings: PixelCalibrationSettings = PixelCalibrationSettings(),
     on_iteration: Callable[[PixelIteration], None] | None = None, known_reason: np.ndarray | None = None,
+    sorted_events: SortedEvents | None = None,
 ) -> PixelCalibrationResult:
-    """Run the cross-correlation loop (module docstring) and return new DIFC, mask and statistics."""
+    """Run the cross-correlation loop (module docstring) and return new DIFC, mask and statistics.
+    ``sorted_events``: these events already grouped by pixel (:func:`sort_events`)."""
     loop = start_loop(pixel=pixel, tof_us=tof_us, group_of_pixel=group_of_pixel, peaks=peaks, table=table,
-                      settings=settings, known_reason=known_reason)
+                      settings=settings, known_reason=known_reason, sorted_events=sorted_events)
     iteration = 0
     while not loop.done:
         iteration += 1

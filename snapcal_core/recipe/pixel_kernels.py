@@ -14,40 +14,45 @@ from snapcal_core.recipe.pixel_errors import sandwich_sigma, window_information
 
 
 @numba.njit(nogil=True, cache=True)
-def sort_by_pixel(pixel: np.ndarray, tof: np.ndarray, n_pixels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Counting sort: TOFs grouped by pixel and the start offset of each pixel (n_pixels + 1)."""
-    counts = np.zeros(n_pixels + 1, np.int64)
+def sort_by_pixel(pixel: np.ndarray, tof: np.ndarray, n_pixels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Counting sort: TOFs grouped by pixel, the start offset of each pixel (n_pixels + 1) and the
+    middle of each pixel's block (n_pixels): inside a pixel's block the events of even index in the
+    input come first, then the odd ones (each in input order), so the two halves of the events
+    (``h::2``) are the blocks' two parts ``[start, mid)`` and ``[mid, start + 1)`` without a sort of their own."""
+    counts = np.zeros(2 * n_pixels + 1, np.int64)
     for i in range(pixel.shape[0]):
-        counts[pixel[i] + 1] += 1
-    start = np.cumsum(counts)
-    fill = start[:-1].copy()
+        counts[2 * pixel[i] + (i & 1) + 1] += 1
+    bounds = np.cumsum(counts)
+    fill = bounds[:-1].copy()
     out = np.empty(tof.shape[0], np.float32)
     for i in range(pixel.shape[0]):
-        p = pixel[i]
-        out[fill[p]] = tof[i]
-        fill[p] += 1
-    return out, start
+        key = 2 * pixel[i] + (i & 1)
+        out[fill[key]] = tof[i]
+        fill[key] += 1
+    return out, bounds[::2].copy(), bounds[1::2].copy()
 
 
-def window_histograms(sorted_tof: np.ndarray, start: np.ndarray, row_group: np.ndarray, difc: np.ndarray,
+def window_histograms(sorted_tof: np.ndarray, first: np.ndarray, last: np.ndarray, row_group: np.ndarray, difc: np.ndarray,
                       difa: np.ndarray, tzero: np.ndarray, group_difc: np.ndarray, win_d: np.ndarray, win_lo: np.ndarray,
                       win_nbins: np.ndarray, win_offset: np.ndarray, win_count: np.ndarray, inv_log_step: float,
                       row_len: int) -> np.ndarray:
-    """Counts per pixel in its group's windows (see :func:`_fill_window_histograms`).
+    """Counts per pixel in its group's windows (see :func:`_fill_window_histograms`) of the events
+    ``sorted_tof[first[p]:last[p]]`` of each pixel ``p``.
 
     The array is uint16 when no pixel has 65,535 events or more (then no bin can overflow): native
     pixels of a 1e8-event run hold ~100 events each, and 1.18 M pixels x ~1,000 window bins take
     2.4 GB instead of 4.8 GB in float32 (which is used otherwise)."""
-    n_pixels = start.shape[0] - 1
-    most = int(np.diff(start).max()) if n_pixels else 0
+    n_pixels = first.shape[0]
+    most = int((last - first).max()) if n_pixels else 0
     out = np.zeros((n_pixels, row_len), np.uint16 if most < np.iinfo(np.uint16).max else np.float32)
-    _fill_window_histograms(out, sorted_tof, start, row_group, difc, difa, tzero, group_difc, win_d, win_lo,
+    _fill_window_histograms(out, sorted_tof, first, last, row_group, difc, difa, tzero, group_difc, win_d, win_lo,
                             win_nbins, win_offset, win_count, inv_log_step)
     return out
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _fill_window_histograms(out: np.ndarray, sorted_tof: np.ndarray, start: np.ndarray, row_group: np.ndarray,
+def _fill_window_histograms(out: np.ndarray, sorted_tof: np.ndarray, first: np.ndarray, last: np.ndarray,
+                            row_group: np.ndarray,
                             difc: np.ndarray, difa: np.ndarray, tzero: np.ndarray, group_difc: np.ndarray,
                             win_d: np.ndarray, win_lo: np.ndarray, win_nbins: np.ndarray, win_offset: np.ndarray,
                             win_count: np.ndarray, inv_log_step: float) -> None:
@@ -61,7 +66,7 @@ def _fill_window_histograms(out: np.ndarray, sorted_tof: np.ndarray, start: np.n
     row ``g`` starts at ``log d'' = win_lo[g, w]``, has ``win_nbins[g, w]`` bins and sits at
     column ``win_offset[g, w]`` of the compact row.
     """
-    n_pixels = start.shape[0] - 1
+    n_pixels = first.shape[0]
     for p in numba.prange(n_pixels):
         g = row_group[p]
         if g < 0:
@@ -73,7 +78,7 @@ def _fill_window_histograms(out: np.ndarray, sorted_tof: np.ndarray, start: np.n
         for w in range(n_w):  # window edges back in this pixel's plain d: one compare per event and window
             lo_d[w] = win_d[g, w] + (np.exp(win_lo[g, w]) - win_d[g, w]) / stretch
             hi_d[w] = win_d[g, w] + (np.exp(win_lo[g, w] + win_nbins[g, w] / inv_log_step) - win_d[g, w]) / stretch
-        for i in range(start[p], start[p + 1]):
+        for i in range(first[p], last[p]):
             d = d_from_tof_scalar(sorted_tof[i], difc[p], difa[p], tzero[p])
             for w in range(n_w):
                 if lo_d[w] <= d < hi_d[w]:

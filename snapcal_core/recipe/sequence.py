@@ -117,8 +117,9 @@ class MemorySteps:
                              faulty=last.faulty if last is not None else None, sorted_events=self.sorted_events)
         if not out.done:
             return out
-        self.sorted_events = None  # the loop is over: free the sorted copy before the halves sort theirs
-        return finish_pixels(events=self.events, setup=self.setup, settings=self.settings, outcome=out)
+        sorted_events, self.sorted_events = self.sorted_events, None  # the loop is over: the halves use it last
+        return finish_pixels(events=self.events, setup=self.setup, settings=self.settings, outcome=out,
+                             sorted_events=sorted_events)
 
     def focus(self, table: DiffCalTable, last: PixelOutcome | None) -> GroupStep:
         s = self.setup

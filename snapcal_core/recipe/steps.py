@@ -115,13 +115,15 @@ def iterate_pixels(*, events: EventData, setup: Setup, settings: RecipeSettings,
                         converged=result.converged, pixel=result)
 
 
-def finish_pixels(*, events: EventData, setup: Setup, settings: RecipeSettings, outcome: PixelOutcome) -> PixelOutcome:
+def finish_pixels(*, events: EventData, setup: Setup, settings: RecipeSettings, outcome: PixelOutcome,
+                  sorted_events: SortedEvents | None = None) -> PixelOutcome:
     """After the loop: one iteration on each half of the events from the converged table gives the
     split-half factors of the uncertainties (recipe/pixel_scale.py) and, for sparse pixels, the
-    held-out tables of the group step (recipe/held_out.py)."""
+    held-out tables of the group step (recipe/held_out.py). ``sorted_events``: the loop's events
+    grouped by pixel, whose halves the two iterations use (sorted here if not given)."""
     g, current = setup.grouping, outcome.table
     halves = half_iterations(pixel=events.pixel, tof_us=events.tof_us, group_of_pixel=g.group_of_pixel,
-                             peaks=setup.peaks, table=current, settings=settings.pixel)
+                             peaks=setup.peaks, table=current, settings=settings.pixel, sorted_events=sorted_events)
     scale_uncertainties(outcome.pixel, halves=halves, grouping=g)
     counts = counts_per_pixel(events.pixel, g.n_pixels)
     if wants_held_out(counts_per_pixel=counts, group_of_pixel=g.group_of_pixel, settings=settings.pixel):

@@ -99,13 +99,13 @@ def test_window_histograms_equal_numpy_histograms():
     pixel = rng.integers(0, 4, 5000).astype(np.uint32)
     tof = rng.uniform(4000, 6000, 5000).astype(np.float32)
     difc = np.array([5000.0, 5010.0, 4990.0, 5000.0])
-    sorted_tof, start = sort_by_pixel(pixel, tof, 4)
+    sorted_tof, start, _ = sort_by_pixel(pixel, tof, 4)
     step = 1e-3
     lo = np.array([[np.log(0.9), np.log(1.1)]])
     nb = np.array([[50, 40]])
     off = np.array([[0, 50]])
     row_group = np.zeros(4, np.int64)
-    hist = window_histograms(sorted_tof, start, row_group, difc, np.zeros(4), np.zeros(4), np.array([5000.0]),
+    hist = window_histograms(sorted_tof, start[:-1], start[1:], row_group, difc, np.zeros(4), np.zeros(4), np.array([5000.0]),
                              np.array([[0.95, 1.15]]), lo, nb, off, np.array([2]), 1 / step, 90)
     for p in range(4):
         d = tof[pixel == p].astype(np.float64) / difc[p]
