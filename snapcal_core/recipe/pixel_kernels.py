@@ -169,8 +169,8 @@ def cross_correlate(hist: np.ndarray, reference: np.ndarray, row_group: np.ndarr
         # dense pixels (Lite): the reference without the pixel's counts and its own log table; sparse pixels
         # (native): the group's tables to bracket the maximum, then the exact likelihood (no per-bin work)
         sparse = n_nz * 8 < hist.shape[1]
-        ref = reference[g] if sparse else (reference[g] - hist[p] if use[p] > 0 else reference[g].copy())
-        log_tab = log_refs[g] if sparse else np.log(np.maximum(ref, floor))
+        ref = reference[g] if sparse or use[p] == 0 else reference[g] - hist[p]
+        log_tab = log_refs[g] if sparse or use[p] == 0 else _log_without_own(log_refs[g], ref, hist[p], floor)
         acc = np.zeros(win_count[g])
         like = np.full(n_lags, -np.inf)
         # coarse search on every `stride`-th lag, then every lag around the best (L is smooth on the
@@ -214,6 +214,18 @@ def cross_correlate(hist: np.ndarray, reference: np.ndarray, row_group: np.ndarr
         sigma[p] = max(sandwich_sigma(hist[p], ref, floor, k - max_lag, m, win_offset[g], win_nbins[g],
                                        win_count[g]), bound[p])
     return offset, sigma, bound, failed
+
+
+@numba.njit(nogil=True, cache=True)
+def _log_without_own(log_group: np.ndarray, ref: np.ndarray, own: np.ndarray, floor: float) -> np.ndarray:
+    """``log(max(ref, floor))`` for ``ref`` = the group sum without the pixel's counts ``own``, from
+    the group's table ``log_group`` (= ``log(max(R, floor))``): only the bins where the pixel has
+    counts differ, so only they take a logarithm (a Lite row has ~1,000 bins, a few hundred with counts)."""
+    out = log_group.copy()
+    for j in range(own.shape[0]):
+        if own[j] != 0:
+            out[j] = np.log(max(ref[j], floor))
+    return out
 
 
 @numba.njit(nogil=True, cache=True)
